@@ -1,0 +1,66 @@
+// Package testkit builds tenantkit values on a fresh database of the
+// throwaway cluster, for tenantkit's own tests.
+package testkit
+
+import (
+	"os"
+	"testing"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/tenantkit/tenantkit/internal/pgtest"
+	"github.com/tenantkit/tenantkit/tenancy"
+	"github.com/tenantkit/tenantkit/users"
+)
+
+// FastArgon2 makes password hashing cheap in tests.
+var FastArgon2 = users.Argon2Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+
+// DB opens a fresh database on the shared cluster, closed at cleanup.
+func DB(t testing.TB) *sqlx.DB {
+	t.Helper()
+	db, err := sqlx.Open("postgres", pgtest.NewDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// Manager returns a migrated Manager on a fresh database whose default
+// tenant type has testdata/notes's migrations, with cheap password hashing.
+// testdata is found relative to the test's package directory.
+func Manager(t testing.TB, opts ...tenancy.Option) (*tenancy.Manager, *sqlx.DB) {
+	t.Helper()
+	db := DB(t)
+	store, err := users.New(db, users.WithArgon2Params(FastArgon2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := []tenancy.Option{
+		tenancy.WithBaseDomain("example.com"),
+		tenancy.WithTenantMigrations(os.DirFS(testdata(t) + "/notes")),
+		tenancy.WithUsers(store),
+	}
+	m, err := tenancy.NewManager(db, append(base, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	return m, db
+}
+
+func testdata(t testing.TB) string {
+	for _, dir := range []string{"testdata", "../testdata", "../../testdata"} {
+		if _, err := os.Stat(dir + "/notes"); err == nil {
+			return dir
+		}
+	}
+	t.Fatal("testkit: testdata/notes not found")
+	return ""
+}
+
+// Testdata returns the path of the repository's testdata directory.
+func Testdata(t testing.TB) string { t.Helper(); return testdata(t) }

@@ -1,0 +1,25 @@
+// Package middleware is tenantkit's request path as plain
+// func(http.Handler) http.Handler pieces, which mount unchanged in
+// net/http, gorilla/mux (Router.Use) and chi:
+//
+//	mw, err := middleware.New(middleware.Config{
+//		Tenants: mgr, Members: mgr, Perms: mgr.Permissions(), Sessions: mgr.Users(),
+//	})
+//	h := mw.Tenant(mw.Authenticate(mw.RequireMember(app)))
+//	add := mw.RequirePerm("notes.add")(addNote)
+//
+// # Order
+//
+// Tenant resolves the Host and puts the tenant in the context;
+// Authenticate puts the session's user in the context; RequireMember and
+// RequirePerm then check that user against that tenant.
+//
+// # Responses
+//
+// A rejecting middleware writes its response and does not call the next
+// handler. Malformed host: 400; unknown or deleted tenant: 404; anonymous:
+// 401 or a redirect to Config.LoginURL; not a member or missing a
+// permission: 403; internal failure: 500. Bodies are short and generic,
+// every handler is replaceable through Config, and internal errors go to
+// the logger, never to the client.
+package middleware

@@ -1,0 +1,184 @@
+package sqlxschema
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// DB hands out schema-scoped transactions and connections from the
+// application's own pool. It opens no connections of its own and never
+// changes the search_path of a pooled connection outside a transaction or a
+// pinned Conn. It is safe for concurrent use.
+type DB struct {
+	db    *sqlx.DB
+	extra []Schema
+}
+
+// Option configures a DB.
+type Option func(*DB) error
+
+// WithExtraSchemas appends schemas to every tenant search_path, after the
+// tenant's own schema (for example a schema that holds extensions). The
+// shared schema should not be one of them: an unqualified table name must
+// never fall through to shared data.
+func WithExtraSchemas(schemas ...Schema) Option {
+	return func(d *DB) error {
+		for _, s := range schemas {
+			if s.IsZero() {
+				return fmt.Errorf("sqlxschema: WithExtraSchemas: zero Schema")
+			}
+		}
+		d.extra = append(d.extra, schemas...)
+		return nil
+	}
+}
+
+// New wraps db. It does no I/O.
+func New(db *sqlx.DB, opts ...Option) (*DB, error) {
+	if db == nil {
+		return nil, errors.New("sqlxschema: New: nil *sqlx.DB")
+	}
+	d := &DB{db: db}
+	for _, o := range opts {
+		if err := o(d); err != nil {
+			return nil, err
+		}
+	}
+	return d, nil
+}
+
+// Unwrap returns the underlying pool.
+func (d *DB) Unwrap() *sqlx.DB { return d.db }
+
+// SearchPath returns the search_path value for schema s: s, then any extra
+// schemas, each quoted.
+func (d *DB) SearchPath(s Schema) string {
+	if len(d.extra) == 0 {
+		return s.Quoted()
+	}
+	parts := make([]string, 0, 1+len(d.extra))
+	parts = append(parts, s.Quoted())
+	for _, e := range d.extra {
+		parts = append(parts, e.Quoted())
+	}
+	return strings.Join(parts, ", ")
+}
+
+// SetLocal sets the search_path to s for the rest of the transaction tx
+// (SET LOCAL): it reverts by itself at commit or rollback, so it is safe
+// behind a transaction pooler such as PgBouncer. Use it to scope a
+// transaction the application began itself. It costs one round trip.
+func (d *DB) SetLocal(ctx context.Context, tx sqlx.ExecerContext, s Schema) error {
+	if s.IsZero() {
+		return ErrNoSchema
+	}
+	_, err := tx.ExecContext(ctx, "SET LOCAL search_path TO "+d.SearchPath(s))
+	return err
+}
+
+// Tx runs fn in a transaction whose search_path is the schema carried by
+// ctx (see WithSchema, tenancy.WithTenant). It commits when fn returns nil
+// and rolls back when fn returns an error or panics (the panic goes on).
+// Without a schema in ctx it returns ErrNoSchema and runs nothing.
+func (d *DB) Tx(ctx context.Context, fn func(*sqlx.Tx) error) error {
+	s, ok := SchemaFromContext(ctx)
+	if !ok {
+		return ErrNoSchema
+	}
+	return d.SchemaTx(ctx, s, nil, fn)
+}
+
+// SchemaTx is Tx for an explicit schema and transaction options.
+func (d *DB) SchemaTx(ctx context.Context, s Schema, opts *sql.TxOptions, fn func(*sqlx.Tx) error) (err error) {
+	if s.IsZero() {
+		return ErrNoSchema
+	}
+	tx, err := d.db.BeginTxx(ctx, opts)
+	if err != nil {
+		return err
+	}
+	done := false
+	defer func() {
+		if !done {
+			_ = tx.Rollback() // fn panicked
+		}
+	}()
+	if err := d.SetLocal(ctx, tx, s); err != nil {
+		done = true
+		_ = tx.Rollback()
+		return err
+	}
+	if err := fn(tx); err != nil {
+		done = true
+		_ = tx.Rollback()
+		return err
+	}
+	done = true
+	return tx.Commit()
+}
+
+// Conn is a connection pinned from the pool with its search_path set to one
+// schema. Close resets the path before the connection goes back to the pool;
+// a connection whose reset fails is discarded, never reused. Always
+// defer Close.
+type Conn struct {
+	*sqlx.Conn
+	closed bool
+}
+
+// Conn pins a connection for the schema carried by ctx. Without one it
+// returns ErrNoSchema. Prefer Tx behind a transaction pooler.
+func (d *DB) Conn(ctx context.Context) (*Conn, error) {
+	s, ok := SchemaFromContext(ctx)
+	if !ok {
+		return nil, ErrNoSchema
+	}
+	return d.SchemaConn(ctx, s)
+}
+
+// SchemaConn is Conn for an explicit schema.
+func (d *DB) SchemaConn(ctx context.Context, s Schema) (*Conn, error) {
+	if s.IsZero() {
+		return nil, ErrNoSchema
+	}
+	c, err := d.db.Connx(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := c.ExecContext(ctx, "SET search_path TO "+d.SearchPath(s)); err != nil {
+		discard(c)
+		return nil, err
+	}
+	return &Conn{Conn: c}, nil
+}
+
+// Close resets the search_path and returns the connection to the pool, or
+// discards it when the reset fails (killed connection, open transaction,
+// cancelled query). Calling Close twice is harmless.
+func (c *Conn) Close() error {
+	if c.closed {
+		return nil
+	}
+	c.closed = true
+	// Not the caller's context: it may be cancelled, and the reset must run.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := c.Conn.ExecContext(ctx, "RESET search_path"); err != nil {
+		discard(c.Conn)
+		return fmt.Errorf("sqlxschema: reset search_path (connection discarded): %w", err)
+	}
+	return c.Conn.Close()
+}
+
+// discard closes c's driver connection instead of returning it to the pool.
+func discard(c *sqlx.Conn) {
+	_ = c.Raw(func(any) error { return driver.ErrBadConn })
+	_ = c.Close()
+}

@@ -1,0 +1,30 @@
+// Package sqlxschema gives schema-scoped access to a PostgreSQL database
+// through the application's own sqlx pool, and migrates schemas.
+//
+// # Schema names
+//
+// A Schema can only be built by ParseSchema (or MustSchema for constants),
+// which validates it; it reaches SQL text only through Quoted, so a schema
+// name is never unquoted or unvalidated.
+//
+// # Scoped access
+//
+// DB.Tx runs a function in a transaction whose search_path is the schema in
+// the context (SET LOCAL: it ends with the transaction, so it is safe behind
+// PgBouncer's transaction pooling). DB.Conn pins a connection whose path is
+// reset when it is closed, and discarded if the reset fails. Neither ever
+// sets the path on the pool itself. Without a schema in the context both
+// fail closed with ErrNoSchema.
+//
+// The tenant's search_path holds its schema alone (plus the extra schemas
+// given to New), so an unqualified table name never falls through to the
+// shared schema, and a missing schema makes queries fail instead of reading
+// another schema's tables.
+//
+// # Migrations
+//
+// A Set is a named folder of numbered SQL files. Migrator.Apply brings one
+// schema up to date in one transaction under an advisory lock, recording
+// each file and its checksum in the schema's own tenantkit_migrations
+// table; ApplyAll does many schemas with bounded parallel workers.
+package sqlxschema

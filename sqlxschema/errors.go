@@ -1,0 +1,55 @@
+package sqlxschema
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// ErrInvalidSchema is matched (errors.Is) by every *InvalidSchemaError,
+// which ParseSchema returns.
+var ErrInvalidSchema = errors.New("sqlxschema: invalid schema name")
+
+// ErrNoSchema is returned by DB.Tx and DB.Conn when the context carries no
+// schema: scoped work fails closed instead of running on the default path.
+var ErrNoSchema = errors.New("sqlxschema: no schema in context")
+
+// ErrChecksumMismatch is matched by a *MigrationError whose migration file
+// changed after it was applied.
+var ErrChecksumMismatch = errors.New("applied migration was edited afterwards")
+
+// InvalidSchemaError says why a schema name was refused.
+type InvalidSchemaError struct {
+	Name   string
+	Reason string
+}
+
+func (e *InvalidSchemaError) Error() string {
+	return fmt.Sprintf("sqlxschema: invalid schema name %q: %s", e.Name, e.Reason)
+}
+
+// Is makes errors.Is(err, ErrInvalidSchema) true.
+func (e *InvalidSchemaError) Is(target error) bool { return target == ErrInvalidSchema }
+
+// MigrationError is one schema's failed migration run.
+type MigrationError struct {
+	Schema  string // the schema
+	Set     string // the migration set's name
+	Version string // the file, when one file failed; empty otherwise
+	Err     error
+}
+
+func (e *MigrationError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "sqlxschema: migrate schema %q", e.Schema)
+	if e.Set != "" {
+		fmt.Fprintf(&b, " set %s", e.Set)
+	}
+	if e.Version != "" {
+		fmt.Fprintf(&b, " file %s", e.Version)
+	}
+	fmt.Fprintf(&b, ": %v", e.Err)
+	return b.String()
+}
+
+func (e *MigrationError) Unwrap() error { return e.Err }

@@ -1,0 +1,113 @@
+package tenancy
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// DeleteTenant deletes a tenant softly: it is marked inactive and deleted,
+// its domains stop resolving and their names are free for other tenants,
+// ownership passes to the public tenant's owner, and every other member is
+// removed. Its schema and all the data in it stay. It returns
+// ErrTenantNotFound (also for a tenant already deleted), ErrPublicTenant or
+// ErrNoPublicTenant.
+func (m *Manager) DeleteTenant(ctx context.Context, tenantID int64) error {
+	return m.inTx(ctx, func(tx *sqlx.Tx) error { return m.DeleteTenantTx(ctx, tx, tenantID) })
+}
+
+// DeleteTenantTx is DeleteTenant inside the caller's transaction.
+func (m *Manager) DeleteTenantTx(ctx context.Context, tx *sqlx.Tx, tenantID int64) error {
+	t, err := m.lockLiveTenant(ctx, tx, tenantID)
+	if err != nil {
+		return fmt.Errorf("tenancy: delete tenant: %w", err)
+	}
+	if err := m.deleteTenantTx(ctx, tx, t); err != nil {
+		return fmt.Errorf("tenancy: delete tenant %q: %w", t.Slug, err)
+	}
+	return nil
+}
+
+func (m *Manager) deleteTenantTx(ctx context.Context, tx *sqlx.Tx, t *Tenant) error {
+	if t.IsPublic() {
+		return ErrPublicTenant
+	}
+	publicOwner, err := m.publicOwner(ctx, tx)
+	if err != nil {
+		return err
+	}
+	if err := m.transferTx(ctx, tx, t, publicOwner); err != nil {
+		return err
+	}
+	var others []int64
+	if err := tx.SelectContext(ctx, &others, `SELECT user_id FROM `+m.t.Memberships+` WHERE tenant_id = $1 AND user_id <> $2`, t.ID, publicOwner); err != nil {
+		return err
+	}
+	for _, uid := range others {
+		if err := m.removeMemberTx(ctx, tx, t, uid); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE `+m.t.Tenants+` SET is_active = false, deleted_at = now(), updated_at = now() WHERE id = $1`, t.ID); err != nil {
+		return err
+	}
+	// The domains keep their names and rows (for restore); the live-only
+	// unique index frees the names at once.
+	_, err = tx.ExecContext(ctx, `UPDATE `+m.t.Domains+` SET deleted_at = now() WHERE tenant_id = $1 AND deleted_at IS NULL`, t.ID)
+	return err
+}
+
+func (m *Manager) publicOwner(ctx context.Context, tx *sqlx.Tx) (int64, error) {
+	var id int64
+	err := tx.GetContext(ctx, &id, `SELECT owner_id FROM `+m.t.Tenants+` WHERE type = $1`, PublicType)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, ErrNoPublicTenant
+	}
+	return id, err
+}
+
+// DeleteUser deletes a user softly: the user is marked inactive and
+// deleted, removed from every tenant, the tenants it owns are deleted
+// (DeleteTenant), and its sessions are revoked, all in one transaction. The
+// row stays. It returns ErrUserNotFound or ErrCannotDeleteOwner for the
+// public tenant's owner.
+func (m *Manager) DeleteUser(ctx context.Context, userID int64) error {
+	return m.inTx(ctx, func(tx *sqlx.Tx) error { return m.DeleteUserTx(ctx, tx, userID) })
+}
+
+// DeleteUserTx is DeleteUser inside the caller's transaction.
+func (m *Manager) DeleteUserTx(ctx context.Context, tx *sqlx.Tx, userID int64) error {
+	fail := func(err error) error { return fmt.Errorf("tenancy: delete user %d: %w", userID, err) }
+	if _, err := m.users.ByIDTx(ctx, tx, userID); err != nil {
+		return fail(err)
+	}
+	if owner, err := m.publicOwner(ctx, tx); err == nil && owner == userID {
+		return fail(ErrCannotDeleteOwner)
+	}
+	var owned []Tenant
+	if err := tx.SelectContext(ctx, &owned, `SELECT `+tenantColumns+` FROM `+m.t.Tenants+` WHERE owner_id = $1 AND deleted_at IS NULL ORDER BY id FOR UPDATE`, userID); err != nil {
+		return fail(err)
+	}
+	for i := range owned {
+		if err := m.deleteTenantTx(ctx, tx, owned[i].init()); err != nil {
+			return fail(fmt.Errorf("delete owned tenant %q: %w", owned[i].Slug, err))
+		}
+	}
+	var member []Tenant
+	if err := tx.SelectContext(ctx, &member, `SELECT `+tenantColumnsT+` FROM `+m.t.Tenants+` t JOIN `+m.t.Memberships+` ms ON ms.tenant_id = t.id
+		WHERE ms.user_id = $1 ORDER BY t.id`, userID); err != nil {
+		return fail(err)
+	}
+	for i := range member {
+		if err := m.removeMemberTx(ctx, tx, member[i].init(), userID); err != nil {
+			return fail(err)
+		}
+	}
+	if err := m.users.DeactivateTx(ctx, tx, userID); err != nil {
+		return fail(err)
+	}
+	return nil
+}

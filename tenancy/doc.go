@@ -1,0 +1,35 @@
+// Package tenancy manages tenants: each customer organisation gets a row in
+// the shared schema, a PostgreSQL schema of its own for its data, and one
+// or more domains that resolve to it.
+//
+// # Setting up
+//
+//	mgr, err := tenancy.NewManager(db,
+//		tenancy.WithBaseDomain("example.com"),
+//		tenancy.WithTenantMigrations(tenantFS))
+//	_, err = mgr.Migrate(ctx)                      // shared tables, then every tenant
+//	_, _, err = mgr.CreatePublicTenant(ctx, "example.com", "ops@example.com")
+//
+// NewManager does no I/O; schema changes happen only in Migrate,
+// CreatePublicTenant and Provision.
+//
+// # Lifecycle
+//
+// Provision creates a tenant, its schema, its migrations, its primary
+// domain slug.<base> and its owner's membership in one transaction: all or
+// nothing. DeleteTenant and DeleteUser are soft: rows and schemas stay.
+// AddUser, RemoveUser and TransferOwnership manage members; each write has
+// a Tx variant that runs inside the caller's transaction.
+//
+// # Requests
+//
+// Resolve maps a Host header value to its live tenant (NormalizeHost
+// describes the accepted forms). WithTenant puts a tenant, and its schema,
+// in a context; sqlxschema and permissions read it from there.
+//
+// # Errors
+//
+// Every error wraps one of the sentinels in errors.go, and the driver's
+// errors are translated, so callers test with errors.Is and never import
+// the driver.
+package tenancy

@@ -1,0 +1,82 @@
+package tenancy
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+)
+
+// Resolve returns the live tenant that host (a Host header value) belongs
+// to. It returns ErrInvalidHost for a malformed host and ErrTenantNotFound
+// when no live domain of a live tenant matches.
+func (m *Manager) Resolve(ctx context.Context, host string) (*Tenant, error) {
+	h, err := NormalizeHost(host)
+	if err != nil {
+		return nil, fmt.Errorf("tenancy: resolve: %w", err)
+	}
+	var t Tenant
+	err = m.db.GetContext(ctx, &t, `SELECT `+tenantColumnsT+` FROM `+m.t.Domains+` d JOIN `+m.t.Tenants+` t ON t.id = d.tenant_id
+		WHERE d.domain = $1 AND d.deleted_at IS NULL AND t.deleted_at IS NULL AND t.is_active`, h)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("tenancy: resolve %q: %w", h, ErrTenantNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("tenancy: resolve %q: %w", h, err)
+	}
+	return t.init(), nil
+}
+
+// Get returns the tenant with id, live or deleted, or ErrTenantNotFound.
+func (m *Manager) Get(ctx context.Context, id int64) (*Tenant, error) {
+	return m.getWhere(ctx, `id = $1`, id)
+}
+
+// BySlug returns the live tenant with slug, or ErrTenantNotFound.
+func (m *Manager) BySlug(ctx context.Context, slug string) (*Tenant, error) {
+	return m.getWhere(ctx, `slug = $1 AND deleted_at IS NULL`, slug)
+}
+
+// PublicTenant returns the public tenant, or ErrNoPublicTenant.
+func (m *Manager) PublicTenant(ctx context.Context) (*Tenant, error) {
+	t, err := m.getWhere(ctx, `type = $1`, PublicType)
+	if errors.Is(err, ErrTenantNotFound) {
+		return nil, fmt.Errorf("tenancy: %w", ErrNoPublicTenant)
+	}
+	return t, err
+}
+
+func (m *Manager) getWhere(ctx context.Context, where string, arg any) (*Tenant, error) {
+	var t Tenant
+	err := m.db.GetContext(ctx, &t, `SELECT `+tenantColumns+` FROM `+m.t.Tenants+` WHERE `+where, arg)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("tenancy: tenant %v: %w", arg, ErrTenantNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("tenancy: tenant %v: %w", arg, err)
+	}
+	return t.init(), nil
+}
+
+// List returns every tenant, deleted ones included, by id.
+func (m *Manager) List(ctx context.Context) ([]Tenant, error) {
+	var out []Tenant
+	if err := m.db.SelectContext(ctx, &out, `SELECT `+tenantColumns+` FROM `+m.t.Tenants+` ORDER BY id`); err != nil {
+		return nil, fmt.Errorf("tenancy: list tenants: %w", err)
+	}
+	for i := range out {
+		out[i].init()
+	}
+	return out, nil
+}
+
+// Domains lists a tenant's live domains, the primary first.
+func (m *Manager) Domains(ctx context.Context, tenantID int64) ([]Domain, error) {
+	var out []Domain
+	err := m.db.SelectContext(ctx, &out, `SELECT `+domainColumns+` FROM `+m.t.Domains+`
+		WHERE tenant_id = $1 AND deleted_at IS NULL ORDER BY is_primary DESC, domain`, tenantID)
+	if err != nil {
+		return nil, fmt.Errorf("tenancy: domains of %d: %w", tenantID, err)
+	}
+	return out, nil
+}

@@ -1,0 +1,50 @@
+package tenancy
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/tenantkit/tenantkit/sqlxschema"
+	"github.com/tenantkit/tenantkit/users"
+)
+
+// MigrateShared creates the shared schema if needed and brings tenantkit's
+// shared tables, then the application's shared migrations, up to date, in
+// one transaction.
+func (m *Manager) MigrateShared(ctx context.Context) ([]string, error) {
+	sets := append([]sqlxschema.Set{users.Migrations(), tenancyMigrations()}, m.sharedSets...)
+	applied, err := m.migrator.Apply(ctx, m.t.Schema, true, sets...)
+	if err != nil {
+		return nil, fmt.Errorf("tenancy: migrate shared schema: %w", err)
+	}
+	return applied, nil
+}
+
+// Targets returns the migration target of every tenant schema (deleted
+// tenants included, so a restored tenant is up to date).
+func (m *Manager) Targets(ctx context.Context) ([]sqlxschema.Target, error) {
+	ts, err := m.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]sqlxschema.Target, 0, len(ts))
+	for i := range ts {
+		out = append(out, sqlxschema.Target{Schema: ts[i].Schema(), Sets: m.tenantSets(ts[i].Type)})
+	}
+	return out, nil
+}
+
+// Migrate brings the shared schema, then every tenant schema, up to date.
+// Tenant schemas run in parallel (WithMigrationWorkers), each in its own
+// transaction; a failing schema does not stop the others. It returns the
+// result of each tenant schema and an error joining every failure.
+func (m *Manager) Migrate(ctx context.Context) ([]sqlxschema.Result, error) {
+	if _, err := m.MigrateShared(ctx); err != nil {
+		return nil, err
+	}
+	targets, err := m.Targets(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return m.migrator.ApplyAll(ctx, targets, m.workers)
+}

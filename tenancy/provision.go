@@ -1,0 +1,337 @@
+package tenancy
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+
+	"github.com/tenantkit/tenantkit/permissions"
+	"github.com/tenantkit/tenantkit/sqlxschema"
+	"github.com/tenantkit/tenantkit/users"
+)
+
+// ProvisionOption configures one Provision call.
+type ProvisionOption func(*provisionConfig) error
+
+type provisionConfig struct {
+	typ        string
+	schema     string
+	tenantData map[string]any
+	domainData map[string]any
+	flags      permissions.Flags
+}
+
+// WithType provisions a tenant of a registered type (default "default").
+func WithType(typ string) ProvisionOption {
+	return func(c *provisionConfig) error { c.typ = typ; return nil }
+}
+
+// WithSchemaName gives the tenant's schema an explicit name instead of one
+// made from the slug. It must be valid (sqlxschema.ParseSchema), not the
+// shared schema and not in use.
+func WithSchemaName(name string) ProvisionOption {
+	return func(c *provisionConfig) error { c.schema = name; return nil }
+}
+
+// WithTenantData fills columns the application added to the tenants table.
+// A key that is not such a column fails Provision before anything is
+// written (ErrUnknownColumn).
+func WithTenantData(data map[string]any) ProvisionOption {
+	return func(c *provisionConfig) error { c.tenantData = data; return nil }
+}
+
+// WithDomainData fills columns the application added to the domains table,
+// for the primary domain.
+func WithDomainData(data map[string]any) ProvisionOption {
+	return func(c *provisionConfig) error { c.domainData = data; return nil }
+}
+
+// WithOwnerFlags sets the owner's flags in the new tenant. Default:
+// superuser, not staff.
+func WithOwnerFlags(superuser, staff bool) ProvisionOption {
+	return func(c *provisionConfig) error {
+		c.flags = permissions.Flags{IsSuperuser: superuser, IsStaff: staff}
+		return nil
+	}
+}
+
+var coreTenantColumns = map[string]bool{"id": true, "slug": true, "name": true, "schema_name": true, "type": true,
+	"owner_id": true, "is_active": true, "created_at": true, "updated_at": true, "deleted_at": true}
+var coreDomainColumns = map[string]bool{"id": true, "domain": true, "tenant_id": true, "is_primary": true,
+	"created_at": true, "deleted_at": true}
+
+// Provision creates a tenant: its row, its schema, the migrations of its
+// type, its primary domain slug.<base domain>, and the owner's membership
+// with the owner's flags, in one transaction, so a failure at any step
+// leaves nothing behind. Errors: ErrInvalidSlug, ErrUnknownType,
+// ErrInvalidSchema, ErrUnknownColumn (all before any write),
+// ErrUserNotFound, ErrUserInactive, ErrSlugExists, ErrSchemaExists,
+// ErrDomainExists, or a *sqlxschema.MigrationError.
+func (m *Manager) Provision(ctx context.Context, name, slug string, ownerID int64, opts ...ProvisionOption) (*Tenant, *Domain, error) {
+	var t *Tenant
+	var d *Domain
+	err := m.inTx(ctx, func(tx *sqlx.Tx) error {
+		var err error
+		t, d, err = m.ProvisionTx(ctx, tx, name, slug, ownerID, opts...)
+		return err
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return t, d, nil
+}
+
+// ProvisionTx is Provision inside the caller's transaction: nothing is
+// visible to others until the caller commits, and a rollback undoes all of
+// it, schema included. The transaction's search_path is restored before it
+// returns.
+func (m *Manager) ProvisionTx(ctx context.Context, tx *sqlx.Tx, name, slug string, ownerID int64, opts ...ProvisionOption) (*Tenant, *Domain, error) {
+	fail := func(err error) (*Tenant, *Domain, error) {
+		return nil, nil, fmt.Errorf("tenancy: provision %q: %w", slug, err)
+	}
+	cfg := provisionConfig{typ: DefaultType, flags: permissions.Flags{IsSuperuser: true}}
+	for _, o := range opts {
+		if err := o(&cfg); err != nil {
+			return fail(err)
+		}
+	}
+	if err := ValidateSlug(slug); err != nil {
+		return fail(err)
+	}
+	if m.reserved[slug] {
+		return fail(fmt.Errorf("%w %q: reserved", ErrInvalidSlug, slug))
+	}
+	if strings.TrimSpace(name) == "" {
+		return fail(errors.New("empty name"))
+	}
+	if err := m.checkType(cfg.typ); err != nil {
+		return fail(err)
+	}
+	var schema sqlxschema.Schema
+	var err error
+	if cfg.schema != "" {
+		if schema, err = sqlxschema.ParseSchema(cfg.schema); err != nil {
+			return fail(err)
+		}
+		if m.reservedSchema(cfg.schema) {
+			return fail(&sqlxschema.InvalidSchemaError{Name: cfg.schema, Reason: "reserved"})
+		}
+	} else if schema, err = schemaForSlug(slug); err != nil {
+		return fail(err)
+	}
+	domain, err := NormalizeHost(slug + "." + m.baseDomain)
+	if err != nil {
+		return fail(err)
+	}
+	tenantCols, err := m.extraColumns(ctx, tx, "tenantkit_tenants", coreTenantColumns, cfg.tenantData)
+	if err != nil {
+		return fail(err)
+	}
+	domainCols, err := m.extraColumns(ctx, tx, "tenantkit_domains", coreDomainColumns, cfg.domainData)
+	if err != nil {
+		return fail(err)
+	}
+	var path string
+	if err := tx.GetContext(ctx, &path, `SELECT current_setting('search_path')`); err != nil {
+		return fail(err)
+	}
+
+	if err := m.lockActiveUser(ctx, tx, ownerID); err != nil {
+		return fail(err)
+	}
+	t, err := m.insertTenant(ctx, tx, name, slug, schema.String(), cfg.typ, ownerID, tenantCols, cfg.tenantData)
+	if err != nil {
+		return fail(err)
+	}
+	if _, err := tx.ExecContext(ctx, `CREATE SCHEMA `+schema.Quoted()); err != nil {
+		var pqErr *pq.Error
+		if errors.As(err, &pqErr) && pqErr.Code == "42P06" {
+			return fail(fmt.Errorf("%w: %s", ErrSchemaExists, schema))
+		}
+		return fail(err)
+	}
+	if _, err := m.migrator.ApplyTx(ctx, tx, schema, m.tenantSets(cfg.typ)...); err != nil {
+		return fail(err)
+	}
+	d, err := m.insertDomain(ctx, tx, t.ID, domain, true, domainCols, cfg.domainData)
+	if err != nil {
+		return fail(err)
+	}
+	if err := m.addMemberTx(ctx, tx, t, ownerID, cfg.flags); err != nil {
+		return fail(err)
+	}
+	if _, err := tx.ExecContext(ctx, `SELECT set_config('search_path', $1, true)`, path); err != nil {
+		return fail(err)
+	}
+	return t, d, nil
+}
+
+// CreatePublicTenant creates the public tenant: it lives on the shared
+// schema, answers on domain, is owned by the user with ownerEmail (created
+// without a password if missing), and takes over the tenants that are
+// deleted. A second call returns ErrTenantExists.
+func (m *Manager) CreatePublicTenant(ctx context.Context, domain, ownerEmail string) (*Tenant, *Domain, error) {
+	fail := func(err error) (*Tenant, *Domain, error) {
+		return nil, nil, fmt.Errorf("tenancy: create public tenant: %w", err)
+	}
+	host, err := NormalizeHost(domain)
+	if err != nil {
+		return fail(err)
+	}
+	var t *Tenant
+	var d *Domain
+	err = m.inTx(ctx, func(tx *sqlx.Tx) error {
+		owner, err := m.users.ByEmail(ctx, ownerEmail)
+		if errors.Is(err, users.ErrNotFound) {
+			owner, err = m.users.CreateUserTx(ctx, tx, ownerEmail, "", true)
+		}
+		if err != nil {
+			return err
+		}
+		if err := m.lockActiveUser(ctx, tx, owner.ID); err != nil {
+			return err
+		}
+		if t, err = m.insertTenant(ctx, tx, "Public", PublicType, m.sharedName, PublicType, owner.ID, nil, nil); err != nil {
+			return err
+		}
+		if _, err := m.migrator.ApplyTx(ctx, tx, m.t.Schema, m.tenantSets(PublicType)...); err != nil {
+			return err
+		}
+		if d, err = m.insertDomain(ctx, tx, t.ID, host, true, nil, nil); err != nil {
+			return err
+		}
+		return m.addMemberTx(ctx, tx, t, owner.ID, permissions.Flags{IsSuperuser: true, IsStaff: true})
+	})
+	if err != nil {
+		return fail(err)
+	}
+	return t, d, nil
+}
+
+// inTx runs fn in a transaction on the pool, rolling back on error or panic.
+func (m *Manager) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
+	tx, err := m.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// extraColumns checks that every key of data is a column the application
+// added to table, and returns the keys sorted.
+func (m *Manager) extraColumns(ctx context.Context, tx *sqlx.Tx, table string, core map[string]bool, data map[string]any) ([]string, error) {
+	if len(data) == 0 {
+		return nil, nil
+	}
+	var have []string
+	if err := tx.SelectContext(ctx, &have, `SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2`,
+		m.sharedName, table); err != nil {
+		return nil, err
+	}
+	known := map[string]bool{}
+	for _, c := range have {
+		known[c] = !core[c]
+	}
+	keys := make([]string, 0, len(data))
+	for k := range data {
+		if !known[k] {
+			return nil, &UnknownColumnError{Table: table, Column: k}
+		}
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys, nil
+}
+
+func (m *Manager) lockActiveUser(ctx context.Context, tx *sqlx.Tx, userID int64) error {
+	var u struct {
+		Active  bool `db:"is_active"`
+		Deleted bool `db:"deleted"`
+	}
+	err := tx.GetContext(ctx, &u, `SELECT is_active, deleted_at IS NOT NULL AS deleted FROM `+m.t.Users+` WHERE id = $1 FOR SHARE`, userID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("user %d: %w", userID, ErrUserNotFound)
+	}
+	if err != nil {
+		return err
+	}
+	if !u.Active || u.Deleted {
+		return fmt.Errorf("user %d: %w", userID, ErrUserInactive)
+	}
+	return nil
+}
+
+func (m *Manager) insertTenant(ctx context.Context, tx *sqlx.Tx, name, slug, schema, typ string, ownerID int64, extra []string, data map[string]any) (*Tenant, error) {
+	cols := []string{"slug", "name", "schema_name", "type", "owner_id"}
+	args := []any{slug, name, schema, typ, ownerID}
+	for _, k := range extra {
+		cols = append(cols, sqlxschema.QuoteIdent(k))
+		args = append(args, data[k])
+	}
+	var t Tenant
+	err := tx.GetContext(ctx, &t, `INSERT INTO `+m.t.Tenants+` (`+strings.Join(cols, ", ")+`) VALUES (`+placeholders(len(args))+`) RETURNING `+tenantColumns, args...)
+	if c, ok := uniqueViolation(err); ok {
+		switch c {
+		case "tenantkit_tenants_slug_live":
+			return nil, fmt.Errorf("%w: %s", ErrSlugExists, slug)
+		case "tenantkit_tenants_schema_name_key":
+			return nil, fmt.Errorf("%w: %s", ErrSchemaExists, schema)
+		case "tenantkit_tenants_one_public":
+			return nil, ErrTenantExists
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return t.init(), nil
+}
+
+func (m *Manager) insertDomain(ctx context.Context, tx *sqlx.Tx, tenantID int64, domain string, primary bool, extra []string, data map[string]any) (*Domain, error) {
+	cols := []string{"domain", "tenant_id", "is_primary"}
+	args := []any{domain, tenantID, primary}
+	for _, k := range extra {
+		cols = append(cols, sqlxschema.QuoteIdent(k))
+		args = append(args, data[k])
+	}
+	var d Domain
+	err := tx.GetContext(ctx, &d, `INSERT INTO `+m.t.Domains+` (`+strings.Join(cols, ", ")+`) VALUES (`+placeholders(len(args))+`) RETURNING `+domainColumns, args...)
+	if c, ok := uniqueViolation(err); ok && c == "tenantkit_domains_domain_live" {
+		return nil, fmt.Errorf("%w: %s", ErrDomainExists, domain)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &d, nil
+}
+
+func placeholders(n int) string {
+	var b strings.Builder
+	for i := 1; i <= n; i++ {
+		if i > 1 {
+			b.WriteString(", ")
+		}
+		b.WriteByte('$')
+		b.WriteString(strconv.Itoa(i))
+	}
+	return b.String()
+}
+
+// uniqueViolation returns the constraint name of a unique violation.
+func uniqueViolation(err error) (string, bool) {
+	var pqErr *pq.Error
+	if errors.As(err, &pqErr) && pqErr.Code == "23505" {
+		return pqErr.Constraint, true
+	}
+	return "", false
+}
