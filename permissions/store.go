@@ -113,7 +113,12 @@ func (s *Store) HasPerms(ctx context.Context, userID int64, perms ...string) (bo
 			return false, nil
 		}
 	}
-	q := `SELECT coalesce(bool_or(utp.is_superuser) OR (
+	// One row or none: the member's own row, if the user is an active
+	// member; then superuser, or every named permission held.
+	q := `SELECT EXISTS (SELECT 1
+		FROM ` + sch.Qualify("tenantkit_user_tenant_permissions") + ` utp
+		JOIN ` + s.t.Users + ` u ON u.id = utp.user_id AND u.is_active AND u.deleted_at IS NULL
+		WHERE utp.user_id = $1 AND (utp.is_superuser OR (
 			SELECT count(DISTINCT p.codename) FROM ` + sch.Qualify("tenantkit_permissions") + ` p
 			WHERE p.codename = ANY($2) AND (
 				EXISTS (SELECT 1 FROM ` + sch.Qualify("tenantkit_user_permissions") + ` up
@@ -121,10 +126,7 @@ func (s *Store) HasPerms(ctx context.Context, userID int64, perms ...string) (bo
 				OR EXISTS (SELECT 1 FROM ` + sch.Qualify("tenantkit_user_groups") + ` ug
 					JOIN ` + sch.Qualify("tenantkit_group_permissions") + ` gp ON gp.group_id = ug.group_id
 					WHERE ug.user_id = $1 AND gp.permission_id = p.id))
-		) = cardinality($2::text[]), false)
-		FROM ` + sch.Qualify("tenantkit_user_tenant_permissions") + ` utp
-		JOIN ` + s.t.Users + ` u ON u.id = utp.user_id AND u.is_active AND u.deleted_at IS NULL
-		WHERE utp.user_id = $1`
+		) = cardinality($2::text[])))`
 	var ok bool
 	if err := s.raw.GetContext(ctx, &ok, q, userID, pq.Array(dedupe(perms))); err != nil {
 		return false, fmt.Errorf("permissions: check %v: %w", perms, err)
@@ -134,7 +136,7 @@ func (s *Store) HasPerms(ctx context.Context, userID int64, perms ...string) (bo
 
 func dedupe(perms []string) []string {
 	seen := make(map[string]bool, len(perms))
-	out := perms[:0:0]
+	out := make([]string, 0, len(perms)) // never nil: pq sends nil as NULL
 	for _, p := range perms {
 		if !seen[p] {
 			seen[p] = true

@@ -46,12 +46,14 @@ func (m *Manager) AddUserTx(ctx context.Context, tx *sqlx.Tx, tenantID, userID i
 }
 
 func (m *Manager) addMemberTx(ctx context.Context, tx *sqlx.Tx, t *Tenant, userID int64, f permissions.Flags) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO `+m.t.Memberships+` (user_id, tenant_id) VALUES ($1, $2)`, userID, t.ID)
-	if _, dup := uniqueViolation(err); dup {
-		return ErrAlreadyMember
-	}
+	// ON CONFLICT, not a unique violation: an error would abort the
+	// caller's transaction.
+	res, err := tx.ExecContext(ctx, `INSERT INTO `+m.t.Memberships+` (user_id, tenant_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, userID, t.ID)
 	if err != nil {
 		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrAlreadyMember
 	}
 	return m.perms.AddMemberTx(ctx, tx, t.Schema(), userID, f)
 }

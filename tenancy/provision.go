@@ -282,13 +282,14 @@ func (m *Manager) insertTenant(ctx context.Context, tx *sqlx.Tx, name, slug, sch
 	var t Tenant
 	err := tx.GetContext(ctx, &t, `INSERT INTO `+m.t.Tenants+` (`+strings.Join(cols, ", ")+`) VALUES (`+placeholders(len(args))+`) RETURNING `+tenantColumns, args...)
 	if c, ok := uniqueViolation(err); ok {
+		if typ == PublicType {
+			return nil, ErrTenantExists // one public tenant, on the shared schema
+		}
 		switch c {
 		case "tenantkit_tenants_slug_live":
 			return nil, fmt.Errorf("%w: %s", ErrSlugExists, slug)
 		case "tenantkit_tenants_schema_name_key":
 			return nil, fmt.Errorf("%w: %s", ErrSchemaExists, schema)
-		case "tenantkit_tenants_one_public":
-			return nil, ErrTenantExists
 		}
 	}
 	if err != nil {

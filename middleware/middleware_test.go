@@ -1,0 +1,298 @@
+package middleware_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/tenantkit/tenantkit/internal/pgtest"
+	"github.com/tenantkit/tenantkit/internal/testkit"
+	"github.com/tenantkit/tenantkit/middleware"
+	"github.com/tenantkit/tenantkit/tenancy"
+	"github.com/tenantkit/tenantkit/users"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+type env struct {
+	m            *tenancy.Manager
+	mw           *middleware.Middleware
+	alice, bob   string // session tokens
+	acme, globex *tenancy.Tenant
+}
+
+// newEnv: acme owned by alice; bob is a plain member of acme (no rights)
+// and owns globex.
+func newEnv(t *testing.T, cfg middleware.Config) *env {
+	t.Helper()
+	t.Parallel()
+	m, _ := testkit.Manager(t)
+	ctx := t.Context()
+	mk := func(email string) (*users.User, string) {
+		u, err := m.Users().CreateUser(ctx, email, "pw", true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok, _, err := m.Users().NewSession(ctx, u.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u, tok
+	}
+	alice, aliceTok := mk("alice@example.com")
+	bob, bobTok := mk("bob@example.com")
+	acme, _, err := m.Provision(ctx, "Acme", "acme", alice.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	globex, _, err := m.Provision(ctx, "Globex", "globex", bob.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.AddUser(ctx, acme.ID, bob.ID); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Tenants, cfg.Members, cfg.Perms, cfg.Sessions = m, m, m.Permissions(), m.Users()
+	mw, err := middleware.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &env{m: m, mw: mw, alice: aliceTok, bob: bobTok, acme: acme, globex: globex}
+}
+
+// final records whether it ran and what tenant and user it saw.
+type final struct {
+	ran    bool
+	tenant string
+	user   string
+}
+
+func (f *final) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.ran = true
+	if t, ok := tenancy.TenantFromContext(r.Context()); ok {
+		f.tenant = t.Slug
+	}
+	if u, ok := users.UserFromContext(r.Context()); ok {
+		f.user = u.Email
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+func do(h http.Handler, method, host, token string) *httptest.ResponseRecorder {
+	r := httptest.NewRequest(method, "/notes?x=1", nil)
+	r.Host = host
+	if token != "" {
+		r.AddCookie(&http.Cookie{Name: "tenantkit_session", Value: token})
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w
+}
+
+func TestChain(t *testing.T) {
+	e := newEnv(t, middleware.Config{})
+	tests := []struct {
+		name       string
+		chain      func(http.Handler) http.Handler
+		method     string
+		host       string
+		token      string
+		wantStatus int
+		wantTenant string
+		wantUser   string
+	}{
+		{"tenant resolved", e.mw.Tenant, "GET", "acme.example.com", "", 200, "acme", ""},
+		{"tenant host case and port", e.mw.Tenant, "GET", "ACME.example.com:8443", "", 200, "acme", ""},
+		{"unknown host", e.mw.Tenant, "GET", "nope.example.com", "", 404, "", ""},
+		{"malformed host", e.mw.Tenant, "GET", "bad_host!", "", 400, "", ""},
+		{"empty host", e.mw.Tenant, "GET", "", "", 400, "", ""},
+		{"authenticated", chain(e.mw.Tenant, e.mw.Authenticate), "GET", "acme.example.com", e.alice, 200, "acme", "alice@example.com"},
+		{"bad cookie is anonymous", chain(e.mw.Tenant, e.mw.Authenticate), "GET", "acme.example.com", "forged", 200, "acme", ""},
+		{"member passes", chain(e.mw.Tenant, e.mw.Authenticate, e.mw.RequireMember), "GET", "acme.example.com", e.bob, 200, "acme", "bob@example.com"},
+		{"non-member 403", chain(e.mw.Tenant, e.mw.Authenticate, e.mw.RequireMember), "GET", "globex.example.com", e.alice, 403, "", ""},
+		{"anonymous 401", chain(e.mw.Tenant, e.mw.Authenticate, e.mw.RequireMember), "GET", "acme.example.com", "", 401, "", ""},
+		{"member without perm 403", chain(e.mw.Tenant, e.mw.Authenticate, e.mw.RequirePerm("notes.add")), "POST", "acme.example.com", e.bob, 403, "", ""},
+		{"superuser has perm", chain(e.mw.Tenant, e.mw.Authenticate, e.mw.RequirePerm("notes.add")), "POST", "acme.example.com", e.alice, 200, "acme", "alice@example.com"},
+		{"perm of another tenant 403", chain(e.mw.Tenant, e.mw.Authenticate, e.mw.RequirePerm("notes.add")), "POST", "globex.example.com", e.alice, 403, "", ""},
+		{"perm anonymous 401", chain(e.mw.Tenant, e.mw.Authenticate, e.mw.RequirePerm("notes.view")), "GET", "acme.example.com", "", 401, "", ""},
+		{"member without tenant middleware 404", chain(e.mw.Authenticate, e.mw.RequireMember), "GET", "acme.example.com", e.alice, 404, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &final{}
+			w := do(tt.chain(f), tt.method, tt.host, tt.token)
+			if w.Code != tt.wantStatus {
+				t.Fatalf("status %d, want %d (body %q)", w.Code, tt.wantStatus, w.Body)
+			}
+			if f.ran != (tt.wantStatus == 200) {
+				t.Fatalf("next ran = %v with status %d", f.ran, w.Code)
+			}
+			if f.tenant != tt.wantTenant || f.user != tt.wantUser {
+				t.Fatalf("handler saw tenant %q user %q, want %q %q", f.tenant, f.user, tt.wantTenant, tt.wantUser)
+			}
+			if w.Code != 200 && len(w.Body.String()) > 40 {
+				t.Fatalf("error body too chatty: %q", w.Body)
+			}
+		})
+	}
+}
+
+func chain(mws ...func(http.Handler) http.Handler) func(http.Handler) http.Handler {
+	return func(h http.Handler) http.Handler {
+		for i := len(mws) - 1; i >= 0; i-- {
+			h = mws[i](h)
+		}
+		return h
+	}
+}
+
+func TestLoginRedirectForAnonymousGET(t *testing.T) {
+	e := newEnv(t, middleware.Config{LoginURL: "/login"})
+	h := chain(e.mw.Tenant, e.mw.Authenticate, e.mw.RequireMember)(&final{})
+	w := do(h, "GET", "acme.example.com", "")
+	if w.Code != http.StatusSeeOther || w.Header().Get("Location") != "/login?next=%2Fnotes%3Fx%3D1" {
+		t.Fatalf("GET: %d %q", w.Code, w.Header().Get("Location"))
+	}
+	if w := do(h, "POST", "acme.example.com", ""); w.Code != http.StatusUnauthorized {
+		t.Fatalf("POST: %d, want 401 (no redirect for a write)", w.Code)
+	}
+}
+
+func TestDeletedTenantAndRevokedSessionStopAtOnce(t *testing.T) {
+	e := newEnv(t, middleware.Config{})
+	ctx := t.Context()
+	h := chain(e.mw.Tenant, e.mw.Authenticate, e.mw.RequireMember)(&final{})
+	if w := do(h, "GET", "acme.example.com", e.bob); w.Code != 200 {
+		t.Fatalf("before: %d", w.Code)
+	}
+	if err := e.m.RemoveUser(ctx, e.acme.ID, mustUser(t, e.m, "bob@example.com")); err != nil {
+		t.Fatal(err)
+	}
+	if w := do(h, "GET", "acme.example.com", e.bob); w.Code != 403 {
+		t.Fatalf("removed member: %d, want 403", w.Code)
+	}
+	if _, _, err := e.m.CreatePublicTenant(ctx, "example.com", "ops@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.m.DeleteTenant(ctx, e.acme.ID); err != nil {
+		t.Fatal(err)
+	}
+	if w := do(h, "GET", "acme.example.com", e.alice); w.Code != 404 {
+		t.Fatalf("deleted tenant: %d, want 404", w.Code)
+	}
+	if err := e.m.Users().RevokeSession(ctx, e.bob); err != nil {
+		t.Fatal(err)
+	}
+	if w := do(h, "GET", "globex.example.com", e.bob); w.Code != 401 {
+		t.Fatalf("revoked session: %d, want 401", w.Code)
+	}
+}
+
+func mustUser(t *testing.T, m *tenancy.Manager, email string) int64 {
+	u, err := m.Users().ByEmail(t.Context(), email)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.ID
+}
+
+// failingResolver stands in for a database that is down.
+type failingResolver struct{}
+
+func (failingResolver) Resolve(context.Context, string) (*tenancy.Tenant, error) {
+	return nil, errors.New(`pq: relation "secret_table" does not exist`)
+}
+
+func TestInternalErrorsStayInternal(t *testing.T) {
+	e := newEnv(t, middleware.Config{})
+	var logs bytes.Buffer
+	mw, err := middleware.New(middleware.Config{Tenants: failingResolver{}, Members: e.m, Perms: e.m.Permissions(), Sessions: e.m.Users(),
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &final{}
+	w := do(mw.Tenant(f), "GET", "acme.example.com", "")
+	if w.Code != 500 || f.ran || strings.Contains(w.Body.String(), "secret_table") {
+		t.Fatalf("status %d ran %v body %q", w.Code, f.ran, w.Body)
+	}
+	if !strings.Contains(logs.String(), "secret_table") {
+		t.Fatal("the error was not logged")
+	}
+}
+
+func TestCustomHandlers(t *testing.T) {
+	e := newEnv(t, middleware.Config{
+		NotFound: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "no such workspace", 404) }),
+		Forbidden: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.Error(w, "ask your admin", 403)
+		}),
+	})
+	if w := do(e.mw.Tenant(&final{}), "GET", "nope.example.com", ""); !strings.Contains(w.Body.String(), "no such workspace") {
+		t.Fatalf("NotFound not used: %q", w.Body)
+	}
+	h := chain(e.mw.Tenant, e.mw.Authenticate, e.mw.RequireMember)(&final{})
+	if w := do(h, "GET", "globex.example.com", e.alice); !strings.Contains(w.Body.String(), "ask your admin") {
+		t.Fatalf("Forbidden not used: %q", w.Body)
+	}
+}
+
+func TestLogInAndOutSetTheCookie(t *testing.T) {
+	e := newEnv(t, middleware.Config{})
+	u, err := e.m.Users().ByEmail(t.Context(), "alice@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := httptest.NewRecorder()
+	r := httptest.NewRequest("POST", "/login", nil)
+	if err := e.mw.LogIn(w, r, u); err != nil {
+		t.Fatal(err)
+	}
+	c := w.Result().Cookies()[0]
+	if c.Name != "tenantkit_session" || !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Domain != "" || c.Secure || c.Path != "/" {
+		t.Fatalf("cookie = %+v", c)
+	}
+	h := chain(e.mw.Tenant, e.mw.Authenticate, e.mw.RequireMember)(&final{})
+	if got := do(h, "GET", "acme.example.com", c.Value); got.Code != 200 {
+		t.Fatalf("new session: %d", got.Code)
+	}
+	w2 := httptest.NewRecorder()
+	r2 := httptest.NewRequest("POST", "/logout", nil)
+	r2.AddCookie(c)
+	if err := e.mw.LogOut(w2, r2); err != nil {
+		t.Fatal(err)
+	}
+	if got := do(h, "GET", "acme.example.com", c.Value); got.Code != 401 {
+		t.Fatalf("after logout: %d, want 401", got.Code)
+	}
+	// Over TLS the cookie is Secure.
+	w3 := httptest.NewRecorder()
+	r3 := httptest.NewRequest("POST", "https://acme.example.com/login", nil)
+	if err := e.mw.LogIn(w3, r3, u); err != nil {
+		t.Fatal(err)
+	}
+	if !w3.Result().Cookies()[0].Secure {
+		t.Fatal("cookie over TLS is not Secure")
+	}
+}
+
+func TestNewValidates(t *testing.T) {
+	if _, err := middleware.New(middleware.Config{}); err == nil {
+		t.Fatal("New without collaborators succeeded")
+	}
+}
+
+func TestRequirePermPanicsOnBadCodenameAtSetup(t *testing.T) {
+	e := newEnv(t, middleware.Config{})
+	defer func() {
+		if recover() == nil {
+			t.Fatal("RequirePerm(\"Bad Perm\") did not panic at setup")
+		}
+	}()
+	e.mw.RequirePerm("Bad Perm")
+}
