@@ -332,6 +332,10 @@ func Shared(t TB) *Cluster {
 	return c
 }
 
+// SharedCluster returns the cluster that Main started, or nil. Example
+// functions, which have no *testing.T, use it.
+func SharedCluster() *Cluster { return shared.Load() }
+
 // NewDatabase creates a fresh database on the shared cluster for this test
 // and returns its DSN.
 func NewDatabase(t TB) string {

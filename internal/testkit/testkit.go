@@ -3,6 +3,7 @@
 package testkit
 
 import (
+	"context"
 	"os"
 	"testing"
 
@@ -64,3 +65,35 @@ func testdata(t testing.TB) string {
 
 // Testdata returns the path of the repository's testdata directory.
 func Testdata(t testing.TB) string { t.Helper(); return testdata(t) }
+
+// ExampleManager is Manager for Example functions, which have no
+// *testing.T: it panics on failure, and the database lives until the test
+// process ends.
+func ExampleManager(opts ...tenancy.Option) *tenancy.Manager {
+	c := pgtest.SharedCluster()
+	if c == nil {
+		panic("testkit: no cluster: call pgtest.Main from TestMain")
+	}
+	name, err := c.CreateDatabase(context.Background(), "example")
+	if err != nil {
+		panic(err)
+	}
+	db := sqlx.MustOpen("postgres", c.DSN(name))
+	store, err := users.New(db, users.WithArgon2Params(FastArgon2))
+	if err != nil {
+		panic(err)
+	}
+	dir := "../testdata/notes"
+	if _, err := os.Stat(dir); err != nil {
+		dir = "../../testdata/notes"
+	}
+	base := []tenancy.Option{tenancy.WithBaseDomain("example.com"), tenancy.WithTenantMigrations(os.DirFS(dir)), tenancy.WithUsers(store)}
+	m, err := tenancy.NewManager(db, append(base, opts...)...)
+	if err != nil {
+		panic(err)
+	}
+	if _, err := m.Migrate(context.Background()); err != nil {
+		panic(err)
+	}
+	return m
+}
