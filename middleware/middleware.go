@@ -245,8 +245,15 @@ func (m *Middleware) tenantAndUser(w http.ResponseWriter, r *http.Request) (*ten
 
 // LogIn starts a session for u and sets the session cookie: HttpOnly,
 // SameSite=Lax, Secure when the request came over TLS, host-only (sent
-// back only to the host that set it), lasting as long as the session.
+// back only to the host that set it), lasting as long as the session. A
+// session the request already carried is revoked, so a token planted
+// before login (session fixation) is worth nothing after it.
 func (m *Middleware) LogIn(w http.ResponseWriter, r *http.Request, u *users.User) error {
+	if c, err := r.Cookie(m.cfg.CookieName); err == nil && c.Value != "" {
+		if err := m.cfg.Sessions.RevokeSession(r.Context(), c.Value); err != nil {
+			return err
+		}
+	}
 	token, s, err := m.cfg.Sessions.NewSession(r.Context(), u.ID)
 	if err != nil {
 		return err

@@ -270,6 +270,16 @@ func TestLogInAndOutSetTheCookie(t *testing.T) {
 	if got := do(h, "GET", "acme.example.com", c.Value); got.Code != 401 {
 		t.Fatalf("after logout: %d, want 401", got.Code)
 	}
+	// Logging in again with a session cookie revokes the old session.
+	w4 := httptest.NewRecorder()
+	r4 := httptest.NewRequest("POST", "/login", nil)
+	r4.AddCookie(&http.Cookie{Name: "tenantkit_session", Value: e.alice})
+	if err := e.mw.LogIn(w4, r4, u); err != nil {
+		t.Fatal(err)
+	}
+	if got := do(h, "GET", "acme.example.com", e.alice); got.Code != 401 {
+		t.Fatalf("pre-login session after a new login: %d, want 401", got.Code)
+	}
 	// Over TLS the cookie is Secure.
 	w3 := httptest.NewRecorder()
 	r3 := httptest.NewRequest("POST", "https://acme.example.com/login", nil)

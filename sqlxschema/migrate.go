@@ -199,12 +199,20 @@ type Result struct {
 // that joins the failures (nil when all succeeded). A cancelled ctx stops
 // handing out new schemas.
 func (m *Migrator) ApplyAll(ctx context.Context, targets []Target, workers int) ([]Result, error) {
+	return m.ApplyAllFunc(ctx, targets, workers, nil)
+}
+
+// ApplyAllFunc is ApplyAll that also calls onResult (when not nil) with the
+// index and result of each target as soon as it finishes, one call at a
+// time, for progress reports.
+func (m *Migrator) ApplyAllFunc(ctx context.Context, targets []Target, workers int, onResult func(i int, r Result)) ([]Result, error) {
 	if workers < 1 {
 		workers = 1
 	}
 	results := make([]Result, len(targets))
 	next := make(chan int)
 	var wg sync.WaitGroup
+	var report sync.Mutex
 	for w := 0; w < workers && w < len(targets); w++ {
 		wg.Add(1)
 		go func() {
@@ -213,6 +221,11 @@ func (m *Migrator) ApplyAll(ctx context.Context, targets []Target, workers int) 
 				t := targets[i]
 				applied, err := m.Apply(ctx, t.Schema, false, t.Sets...)
 				results[i] = Result{Schema: t.Schema, Applied: applied, Err: err}
+				if onResult != nil {
+					report.Lock()
+					onResult(i, results[i])
+					report.Unlock()
+				}
 			}
 		}()
 	}
@@ -223,7 +236,12 @@ feed:
 		case next <- i:
 		case <-ctx.Done():
 			for j := i; j < len(targets); j++ {
-				results[j] = Result{Schema: targets[j].Schema, Err: ctx.Err()}
+				results[j] = Result{Schema: targets[j].Schema, Err: &MigrationError{Schema: targets[j].Schema.String(), Err: ctx.Err()}}
+				if onResult != nil {
+					report.Lock()
+					onResult(j, results[j])
+					report.Unlock()
+				}
 			}
 			break feed
 		}
@@ -236,4 +254,51 @@ feed:
 		}
 	}
 	return results, errors.Join(errs...)
+}
+
+// Pending reports, without changing anything, which migrations of sets
+// have not been applied to schema s ("set/version"), and which applied
+// ones were edited since. A schema without bookkeeping (or not there at
+// all) has everything pending.
+func (m *Migrator) Pending(ctx context.Context, q sqlx.QueryerContext, s Schema, sets ...Set) (pending, edited []string, err error) {
+	var exists bool
+	if err := sqlx.GetContext(ctx, q, &exists, `SELECT to_regclass($1) IS NOT NULL`, s.Qualify(MigrationsTable)); err != nil {
+		return nil, nil, &MigrationError{Schema: s.String(), Err: err}
+	}
+	done := map[string]string{}
+	if exists {
+		rows, err := q.QueryxContext(ctx, `SELECT set_name || '/' || version, checksum FROM `+s.Qualify(MigrationsTable))
+		if err != nil {
+			return nil, nil, &MigrationError{Schema: s.String(), Err: err}
+		}
+		for rows.Next() {
+			var k, sum string
+			if err := rows.Scan(&k, &sum); err != nil {
+				rows.Close()
+				return nil, nil, &MigrationError{Schema: s.String(), Err: err}
+			}
+			done[k] = sum
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, nil, &MigrationError{Schema: s.String(), Err: err}
+		}
+	}
+	for _, set := range sets {
+		migs, err := set.Load()
+		if err != nil {
+			return nil, nil, &MigrationError{Schema: s.String(), Set: set.Name, Err: err}
+		}
+		for _, mig := range migs {
+			key := set.Name + "/" + mig.Version
+			sum, ok := done[key]
+			switch {
+			case !ok:
+				pending = append(pending, key)
+			case sum != mig.Checksum:
+				edited = append(edited, key)
+			}
+		}
+	}
+	return pending, edited, nil
 }

@@ -169,3 +169,35 @@ func TestApplyAllGoesOnPastFailures(t *testing.T) {
 		}
 	}
 }
+
+func TestPendingAndProgress(t *testing.T) {
+	db := testkit.DB(t)
+	sdb, _ := sqlxschema.New(db)
+	m := sqlxschema.NewMigrator(sdb)
+	s := sqlxschema.MustSchema("t1")
+	v1 := set(map[string]string{"1_a.sql": "CREATE TABLE a (id int);"})
+	pending, edited, err := m.Pending(context.Background(), db, s, v1)
+	if err != nil || len(pending) != 1 || pending[0] != "app/1_a" || len(edited) != 0 {
+		t.Fatalf("Pending on a missing schema = %v %v %v", pending, edited, err)
+	}
+	if _, err := m.Apply(context.Background(), s, true, v1); err != nil {
+		t.Fatal(err)
+	}
+	v2 := set(map[string]string{"1_a.sql": "CREATE TABLE a (id bigint);", "2_b.sql": "CREATE TABLE b (id int);"})
+	pending, edited, err = m.Pending(context.Background(), db, s, v2)
+	if err != nil || len(pending) != 1 || pending[0] != "app/2_b" || len(edited) != 1 || edited[0] != "app/1_a" {
+		t.Fatalf("Pending = %v %v %v", pending, edited, err)
+	}
+	var n int
+	if err := db.Get(&n, `SELECT count(*) FROM pg_tables WHERE schemaname = 't1' AND tablename = 'b'`); err != nil || n != 0 {
+		t.Fatal("Pending applied something")
+	}
+	var seen []int
+	targets := []sqlxschema.Target{{Schema: s, Sets: []sqlxschema.Set{v1}}, {Schema: sqlxschema.MustSchema("public"), Sets: []sqlxschema.Set{v1}}}
+	if _, err := m.ApplyAllFunc(context.Background(), targets, 2, func(i int, r sqlxschema.Result) { seen = append(seen, i) }); err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != 2 {
+		t.Fatalf("onResult called for %v, want both targets", seen)
+	}
+}

@@ -16,10 +16,15 @@ import (
 // ErrTenantNotFound (also for a tenant already deleted), ErrPublicTenant or
 // ErrNoPublicTenant.
 func (m *Manager) DeleteTenant(ctx context.Context, tenantID int64) error {
-	return m.inTx(ctx, func(tx *sqlx.Tx) error { return m.DeleteTenantTx(ctx, tx, tenantID) })
+	err := m.inTx(ctx, func(tx *sqlx.Tx) error { return m.DeleteTenantTx(ctx, tx, tenantID) })
+	if err == nil {
+		m.forget(tenantID)
+	}
+	return err
 }
 
-// DeleteTenantTx is DeleteTenant inside the caller's transaction.
+// DeleteTenantTx is DeleteTenant inside the caller's transaction. Caches
+// learn of it when the transaction commits, through Watch.
 func (m *Manager) DeleteTenantTx(ctx context.Context, tx *sqlx.Tx, tenantID int64) error {
 	t, err := m.lockLiveTenant(ctx, tx, tenantID)
 	if err != nil {
@@ -75,7 +80,11 @@ func (m *Manager) publicOwner(ctx context.Context, tx *sqlx.Tx) (int64, error) {
 // row stays. It returns ErrUserNotFound or ErrCannotDeleteOwner for the
 // public tenant's owner.
 func (m *Manager) DeleteUser(ctx context.Context, userID int64) error {
-	return m.inTx(ctx, func(tx *sqlx.Tx) error { return m.DeleteUserTx(ctx, tx, userID) })
+	err := m.inTx(ctx, func(tx *sqlx.Tx) error { return m.DeleteUserTx(ctx, tx, userID) })
+	if err == nil {
+		m.FlushCache() // the tenants it owned are gone
+	}
+	return err
 }
 
 // DeleteUserTx is DeleteUser inside the caller's transaction.

@@ -5,18 +5,58 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Resolve returns the live tenant that host (a Host header value) belongs
 // to. It returns ErrInvalidHost for a malformed host and ErrTenantNotFound
 // when no live domain of a live tenant matches.
+//
+// Answers come from an in-memory cache when they can (see WithResolveCache):
+// a hit costs no database round trip and no allocation. Concurrent misses
+// for one host share one query. The cache forgets a tenant at once when
+// this Manager changes it, and within moments when anyone else does if
+// Watch runs; otherwise the TTL bounds how stale an answer can be.
 func (m *Manager) Resolve(ctx context.Context, host string) (*Tenant, error) {
-	h, err := NormalizeHost(host)
-	if err != nil {
-		return nil, fmt.Errorf("tenancy: resolve: %w", err)
+	h, ok := fastHost(host)
+	if !ok {
+		var err error
+		if h, err = NormalizeHost(host); err != nil {
+			return nil, fmt.Errorf("tenancy: resolve: %w", err)
+		}
 	}
+	if m.cache == nil {
+		return m.lookupHost(ctx, h)
+	}
+	if t, found := m.cache.get(h); found {
+		if t == nil {
+			return nil, errNotFoundCached
+		}
+		return t, nil
+	}
+	v, err, _ := m.lookups.Do(h, func() (any, error) {
+		gen := m.cache.gen.Load()
+		// Not the first caller's cancellation: others wait on this query.
+		qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		t, err := m.lookupHost(qctx, h)
+		if err == nil || errors.Is(err, ErrTenantNotFound) {
+			m.cache.put(h, t, gen)
+		}
+		return t, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(*Tenant), nil
+}
+
+var errNotFoundCached = fmt.Errorf("tenancy: resolve: %w", ErrTenantNotFound)
+
+// lookupHost reads the live tenant of a normalised host from the database.
+func (m *Manager) lookupHost(ctx context.Context, h string) (*Tenant, error) {
 	var t Tenant
-	err = m.db.GetContext(ctx, &t, `SELECT `+tenantColumnsT+` FROM `+m.t.Domains+` d JOIN `+m.t.Tenants+` t ON t.id = d.tenant_id
+	err := m.db.GetContext(ctx, &t, `SELECT `+tenantColumnsT+` FROM `+m.t.Domains+` d JOIN `+m.t.Tenants+` t ON t.id = d.tenant_id
 		WHERE d.domain = $1 AND d.deleted_at IS NULL AND t.deleted_at IS NULL AND t.is_active`, h)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("tenancy: resolve %q: %w", h, ErrTenantNotFound)

@@ -7,8 +7,10 @@ import (
 	"io/fs"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/jmoiron/sqlx"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/tenantkit/tenantkit/internal/shared"
 	"github.com/tenantkit/tenantkit/permissions"
@@ -44,6 +46,12 @@ type Manager struct {
 	workers     int
 	usersGiven  bool
 	extraSearch []sqlxschema.Schema
+
+	cacheSize int
+	cacheTTL  time.Duration
+	negTTL    time.Duration
+	cache     *hostCache // nil when disabled
+	lookups   singleflight.Group
 }
 
 // Option configures a Manager. Options report bad arguments through
@@ -159,6 +167,20 @@ func WithExtraSearchPath(schemas ...string) Option {
 	}
 }
 
+// WithResolveCache sizes Resolve's host cache: at most size hosts, live
+// answers kept for ttl and "no such tenant" answers for negativeTTL.
+// Default 10000 hosts, 30s and 5s. A size of 0 turns the cache off. Run
+// Watch so that other processes' changes reach the cache at once.
+func WithResolveCache(size int, ttl, negativeTTL time.Duration) Option {
+	return func(m *Manager) error {
+		if size < 0 || (size > 0 && (ttl <= 0 || negativeTTL <= 0)) {
+			return fmt.Errorf("tenancy: WithResolveCache(%d, %v, %v): need size >= 0 and positive TTLs", size, ttl, negativeTTL)
+		}
+		m.cacheSize, m.cacheTTL, m.negTTL = size, ttl, negativeTTL
+		return nil
+	}
+}
+
 // NewManager returns a Manager on the application's pool db. It does no
 // I/O: call Migrate to create or update the tables.
 func NewManager(db *sqlx.DB, opts ...Option) (*Manager, error) {
@@ -172,6 +194,9 @@ func NewManager(db *sqlx.DB, opts ...Option) (*Manager, error) {
 		types:      map[string]sqlxschema.Set{DefaultType: {Name: "app." + DefaultType}, PublicType: {Name: "app." + PublicType}},
 		reserved:   map[string]bool{},
 		workers:    4,
+		cacheSize:  10000,
+		cacheTTL:   30 * time.Second,
+		negTTL:     5 * time.Second,
 	}
 	for _, s := range DefaultReservedSlugs {
 		m.reserved[s] = true
@@ -180,6 +205,9 @@ func NewManager(db *sqlx.DB, opts ...Option) (*Manager, error) {
 		if err := o(m); err != nil {
 			return nil, err
 		}
+	}
+	if m.cacheSize > 0 {
+		m.cache = newHostCache(m.cacheSize, m.cacheTTL, m.negTTL)
 	}
 	sch := sqlxschema.MustSchema(m.sharedName)
 	m.t = shared.New(sch)

@@ -12,12 +12,19 @@ import (
 // shared tables, then the application's shared migrations, up to date, in
 // one transaction.
 func (m *Manager) MigrateShared(ctx context.Context) ([]string, error) {
-	sets := append([]sqlxschema.Set{users.Migrations(), tenancyMigrations()}, m.sharedSets...)
-	applied, err := m.migrator.Apply(ctx, m.t.Schema, true, sets...)
+	target := m.SharedTarget()
+	applied, err := m.migrator.Apply(ctx, target.Schema, true, target.Sets...)
 	if err != nil {
 		return nil, fmt.Errorf("tenancy: migrate shared schema: %w", err)
 	}
 	return applied, nil
+}
+
+// SharedTarget returns the shared schema's migration target: tenantkit's
+// sets, then the application's (WithSharedMigrations).
+func (m *Manager) SharedTarget() sqlxschema.Target {
+	sets := append([]sqlxschema.Set{users.Migrations(), tenancyMigrations()}, m.sharedSets...)
+	return sqlxschema.Target{Schema: m.t.Schema, Sets: sets}
 }
 
 // Targets returns the migration target of every tenant schema (deleted

@@ -123,8 +123,10 @@ func TestResolve(t *testing.T) {
 			t.Errorf("Resolve(%q) = tenant %d, want %d", tt.host, got.ID, acme.ID)
 		}
 	}
-	// An inactive (not deleted) tenant does not resolve either.
+	// An inactive (not deleted) tenant does not resolve either. The change
+	// is plain SQL and no Watch runs here, so the cache must be flushed.
 	f.db.MustExec(`UPDATE tenantkit_tenants SET is_active = false WHERE id = $1`, acme.ID)
+	f.m.FlushCache()
 	if _, err := f.m.Resolve(ctx, "acme.example.com"); !errors.Is(err, tenancy.ErrTenantNotFound) {
 		t.Fatalf("inactive tenant resolves: %v", err)
 	}
@@ -144,4 +146,22 @@ func TestWithTenantCarriesTheSchema(t *testing.T) {
 	if tenancy.WithTenant(t.Context(), nil) != t.Context() {
 		t.Fatal("WithTenant(nil) changed the context")
 	}
+}
+
+// FuzzFastHost checks that the allocation-free fast path never disagrees
+// with NormalizeHost.
+func FuzzFastHost(f *testing.F) {
+	for _, s := range []string{"acme.example.com", "acme.example.com:8080", "ACME.x", "a--b.c", "xn--bcher-kva.de", "1.2.3.4", "a.", "-a.b", "a:", "[::1]:80", "ab--c.d"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, h string) {
+		fast, ok := tenancy.FastHost(h)
+		if !ok {
+			return
+		}
+		slow, err := tenancy.NormalizeHost(h)
+		if err != nil || slow != fast {
+			t.Fatalf("fastHost(%q) = %q, NormalizeHost = %q, %v", h, fast, slow, err)
+		}
+	})
 }

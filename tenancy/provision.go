@@ -85,6 +85,7 @@ func (m *Manager) Provision(ctx context.Context, name, slug string, ownerID int6
 	if err != nil {
 		return nil, nil, err
 	}
+	m.FlushCache() // negative entries for the new domain
 	return t, d, nil
 }
 
@@ -212,6 +213,7 @@ func (m *Manager) CreatePublicTenant(ctx context.Context, domain, ownerEmail str
 	if err != nil {
 		return fail(err)
 	}
+	m.FlushCache()
 	return t, d, nil
 }
 

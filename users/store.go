@@ -118,11 +118,11 @@ func New(db *sqlx.DB, opts ...Option) (*Store, error) {
 func NormalizeEmail(email string) (string, error) {
 	email = strings.TrimSpace(email)
 	if len(email) > 254 {
-		return "", fmt.Errorf("%w: longer than 254 bytes", ErrInvalidEmail)
+		return "", fmt.Errorf("users: %w: longer than 254 bytes", ErrInvalidEmail)
 	}
 	a, err := mail.ParseAddress(email)
 	if err != nil || a.Address != email || a.Name != "" {
-		return "", fmt.Errorf("%w: %q is not a bare address", ErrInvalidEmail, email)
+		return "", fmt.Errorf("users: %w: %q is not a bare address", ErrInvalidEmail, email)
 	}
 	at := strings.LastIndexByte(email, '@')
 	return email[:at] + "@" + strings.ToLower(email[at+1:]), nil
@@ -238,7 +238,7 @@ func (s *Store) Authenticate(ctx context.Context, email, password string) (*User
 	}
 	ok, stale, verr := verifyPassword(hash, password, s.params)
 	if !found || verr != nil || !ok || !row.IsActive || row.DeletedAt != nil {
-		return nil, ErrInvalidCredentials
+		return nil, errInvalidCredentials
 	}
 	if stale {
 		if newHash, err := hashPassword(s.params, password); err == nil {
@@ -328,14 +328,14 @@ func (s *Store) NewSession(ctx context.Context, userID int64) (string, *Session,
 // or ErrSessionNotFound.
 func (s *Store) SessionUser(ctx context.Context, token string) (*User, error) {
 	if token == "" || len(token) > 128 {
-		return nil, ErrSessionNotFound
+		return nil, errSessionNotFound
 	}
 	var u User
 	err := sqlx.GetContext(ctx, s.db, &u, `SELECT u.id, u.email, u.is_active, u.is_verified, u.is_superuser, u.created_at, u.last_login, u.deleted_at
 		FROM `+s.t.Sessions+` s JOIN `+s.t.Users+` u ON u.id = s.user_id
 		WHERE s.token_hash = $1 AND s.expires_at > now() AND u.is_active AND u.deleted_at IS NULL`, tokenHash(token))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, ErrSessionNotFound
+		return nil, errSessionNotFound
 	}
 	if err != nil {
 		return nil, fmt.Errorf("users: session: %w", err)
@@ -357,6 +357,11 @@ func (s *Store) RevokeUserSessionsTx(ctx context.Context, ex sqlx.ExecerContext,
 	}
 	return nil
 }
+
+var (
+	errInvalidCredentials = fmt.Errorf("users: authenticate: %w", ErrInvalidCredentials)
+	errSessionNotFound    = fmt.Errorf("users: session: %w", ErrSessionNotFound)
+)
 
 func tokenHash(token string) []byte {
 	h := sha256.Sum256([]byte(token))

@@ -124,8 +124,8 @@ func TestAuthenticateFailsAlikeForEveryReason(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			u, err := s.Authenticate(ctx, tt.email, tt.password)
-			if err != users.ErrInvalidCredentials || u != nil {
-				t.Fatalf("Authenticate = %+v, %v; want exactly ErrInvalidCredentials", u, err)
+			if !errors.Is(err, users.ErrInvalidCredentials) || u != nil || err.Error() != "users: authenticate: invalid email or password" {
+				t.Fatalf("Authenticate = %+v, %v; want the one ErrInvalidCredentials message", u, err)
 			}
 		})
 	}

@@ -4,12 +4,15 @@ package testkit
 
 import (
 	"context"
+	"database/sql"
 	"os"
 	"testing"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 
 	"github.com/tenantkit/tenantkit/internal/pgtest"
+	"github.com/tenantkit/tenantkit/sqlxschema"
 	"github.com/tenantkit/tenantkit/tenancy"
 	"github.com/tenantkit/tenantkit/users"
 )
@@ -96,4 +99,43 @@ func ExampleManager(opts ...tenancy.Option) *tenancy.Manager {
 		panic(err)
 	}
 	return m
+}
+
+// CountingManager is Manager on a pool wrapped in sqlxschema's Connector,
+// whose Statements count shows how many statements a path sent. It also
+// returns the database's DSN, for Watch.
+func CountingManager(t testing.TB, opts ...tenancy.Option) (*tenancy.Manager, *sqlxschema.Connector, string) {
+	t.Helper()
+	dsn := pgtest.NewDatabase(t)
+	pc, err := pq.NewConnector(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := sqlxschema.WrapConnector(pc)
+	db := sqlx.NewDb(sql.OpenDB(conn), "postgres")
+	t.Cleanup(func() { db.Close() })
+	store, err := users.New(db, users.WithArgon2Params(FastArgon2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := []tenancy.Option{tenancy.WithBaseDomain("example.com"), tenancy.WithTenantMigrations(os.DirFS(testdata(t) + "/notes")), tenancy.WithUsers(store)}
+	m, err := tenancy.NewManager(db, append(base, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	return m, conn, dsn
+}
+
+// DBFromDSN opens dsn, closed at cleanup.
+func DBFromDSN(t testing.TB, dsn string) *sqlx.DB {
+	t.Helper()
+	db, err := sqlx.Open("postgres", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
 }

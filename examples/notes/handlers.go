@@ -1,0 +1,195 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/tenantkit/tenantkit/tenancy"
+	"github.com/tenantkit/tenantkit/users"
+)
+
+// page is what the templates get.
+type page struct {
+	Title  string
+	Tenant *tenancy.Tenant // the tenant of the request's host
+	User   *users.User     // nil when anonymous
+	CSRF   string          // token for the forms
+
+	Error   string      // a message for the user
+	Email   string      // login: the email typed
+	Next    string      // login: where to go afterwards
+	Tenants []tenantRef // home: the user's tenants
+	Notes   []noteView  // notes page
+	CanAdd  bool        // notes page: show the form
+}
+
+type tenantRef struct {
+	Name, URL string
+}
+
+type noteView struct {
+	note
+	Author string
+}
+
+// newPage fills the fields every page has.
+func newPage(w http.ResponseWriter, r *http.Request, title string) page {
+	t, _ := tenancy.TenantFromContext(r.Context())
+	u, _ := users.UserFromContext(r.Context())
+	return page{Title: title, Tenant: t, User: u, CSRF: csrfToken(w, r)}
+}
+
+// render writes the page with status, or a 500 if the template fails.
+func (a *app) render(w http.ResponseWriter, r *http.Request, status int, name string, p page) {
+	var buf bytes.Buffer
+	if err := a.pages[name].ExecuteTemplate(&buf, "layout", p); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = buf.WriteTo(w)
+}
+
+// fail logs err and answers 500 with nothing internal in the body.
+func (a *app) fail(w http.ResponseWriter, r *http.Request, err error) {
+	a.log.ErrorContext(r.Context(), "notes: request failed", "err", err,
+		"method", r.Method, "host", r.Host, "path", r.URL.Path)
+	http.Error(w, "internal error", http.StatusInternalServerError)
+}
+
+// home is the public site's front page: the user's tenants, or a link to
+// log in.
+func (a *app) home(w http.ResponseWriter, r *http.Request) {
+	p := newPage(w, r, "tenantkit notes")
+	if p.User != nil {
+		ts, err := a.mgr.TenantsOf(r.Context(), p.User.ID)
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		for _, t := range ts {
+			if !t.IsPublic() {
+				p.Tenants = append(p.Tenants, tenantRef{Name: t.Name, URL: a.tenantURL(r, &t)})
+			}
+		}
+	}
+	a.render(w, r, http.StatusOK, "home.html", p)
+}
+
+// tenantURL is the address of t's primary domain (slug.<base domain>),
+// with the scheme and port the request came in with.
+func (a *app) tenantURL(r *http.Request, t *tenancy.Tenant) string {
+	u := url.URL{Scheme: "http", Host: t.Slug + "." + a.mgr.BaseDomain(), Path: "/"}
+	if r.TLS != nil {
+		u.Scheme = "https"
+	}
+	if _, port, err := net.SplitHostPort(r.Host); err == nil {
+		u.Host = net.JoinHostPort(u.Host, port)
+	}
+	return u.String()
+}
+
+func (a *app) loginForm(w http.ResponseWriter, r *http.Request) {
+	p := newPage(w, r, "Log in")
+	p.Next = safeNext(r.URL.Query().Get("next"))
+	a.render(w, r, http.StatusOK, "login.html", p)
+}
+
+// login checks the credentials and starts a session on this host. Every
+// failure gets the same answer, so it does not tell which emails exist.
+func (a *app) login(w http.ResponseWriter, r *http.Request) {
+	email, password := r.PostFormValue("email"), r.PostFormValue("password")
+	next := safeNext(r.PostFormValue("next"))
+	u, err := a.mgr.Users().Authenticate(r.Context(), email, password)
+	if errors.Is(err, users.ErrInvalidCredentials) {
+		p := newPage(w, r, "Log in")
+		p.Email, p.Next, p.Error = email, next, "invalid email or password"
+		a.render(w, r, http.StatusUnauthorized, "login.html", p)
+		return
+	}
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if err := a.mw.LogIn(w, r, u); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+func (a *app) logout(w http.ResponseWriter, r *http.Request) {
+	if err := a.mw.LogOut(w, r); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// safeNext keeps a redirect target on this host: a path, not "//host" or
+// a full URL. Anything else becomes "/".
+func safeNext(next string) string {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+		return "/"
+	}
+	if u, err := url.Parse(next); err != nil || u.Scheme != "" || u.Host != "" {
+		return "/"
+	}
+	return next
+}
+
+// notesPage lists the tenant's notes, with a form for those who may add.
+func (a *app) notesPage(w http.ResponseWriter, r *http.Request) {
+	a.renderNotes(w, r, http.StatusOK, "")
+}
+
+func (a *app) renderNotes(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	ctx := r.Context()
+	p := newPage(w, r, "")
+	p.Title, p.Error = p.Tenant.Name+" notes", msg
+	notes, err := a.listNotes(ctx)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	// Tenant tables hold user ids only (no foreign key leaves the tenant
+	// schema); the users store knows the emails.
+	emails := map[int64]string{}
+	for _, n := range notes {
+		if _, seen := emails[n.AuthorID]; !seen {
+			emails[n.AuthorID] = "a former user"
+			if u, err := a.mgr.Users().ByID(ctx, n.AuthorID); err == nil {
+				emails[n.AuthorID] = u.Email
+			} else if !errors.Is(err, users.ErrNotFound) {
+				a.fail(w, r, err)
+				return
+			}
+		}
+		p.Notes = append(p.Notes, noteView{note: n, Author: emails[n.AuthorID]})
+	}
+	if p.CanAdd, err = a.mgr.Permissions().HasPerm(ctx, p.User.ID, "notes.add"); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.render(w, r, status, "notes.html", p)
+}
+
+// addNoteForm adds the posted note and goes back to the list.
+func (a *app) addNoteForm(w http.ResponseWriter, r *http.Request) {
+	u, _ := users.UserFromContext(r.Context()) // RequirePerm ensures one
+	body, err := checkBody(r.PostFormValue("body"))
+	if err != nil {
+		a.renderNotes(w, r, http.StatusBadRequest, "Note not added: "+err.Error()+".")
+		return
+	}
+	if _, err := a.addNote(r.Context(), u.ID, body); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}

@@ -1,0 +1,223 @@
+package sqlxschema
+
+import (
+	"context"
+	"database/sql/driver"
+	"sync/atomic"
+)
+
+// Connector wraps a database/sql driver connector with a safety net for
+// search_path: a connection on which any statement changed the
+// search_path outside a transaction-local SET is reset (RESET search_path)
+// before database/sql hands it to anyone else, and discarded if the reset
+// fails. So even code that runs "SET search_path" through the raw *sql.DB,
+// or a pinned connection that was never closed properly, cannot leave a
+// tenant's path on a pooled connection.
+//
+// It also counts the statements sent, which tests and benchmarks use to
+// prove that a path costs no round trip.
+//
+//	connector, _ := pq.NewConnector(dsn)
+//	db := sqlx.NewDb(sql.OpenDB(sqlxschema.WrapConnector(connector)), "postgres")
+type Connector struct {
+	inner      driver.Connector
+	statements atomic.Int64
+	resets     atomic.Int64
+}
+
+// WrapConnector returns c wrapped in the safety net.
+func WrapConnector(c driver.Connector) *Connector { return &Connector{inner: c} }
+
+// Connect implements driver.Connector.
+func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
+	conn, err := c.inner.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &guardConn{inner: conn, c: c}, nil
+}
+
+// Driver implements driver.Connector.
+func (c *Connector) Driver() driver.Driver { return c.inner.Driver() }
+
+// Statements returns how many statements (queries, execs, prepares) went
+// through the connector's connections.
+func (c *Connector) Statements() int64 { return c.statements.Load() }
+
+// Resets returns how many times the safety net reset a connection's path.
+func (c *Connector) Resets() int64 { return c.resets.Load() }
+
+// guardConn is one wrapped connection. database/sql uses a connection from
+// one goroutine at a time, so its fields need no lock.
+type guardConn struct {
+	inner driver.Conn
+	c     *Connector
+	dirty bool // the session's search_path may differ from its default
+	inTx  bool
+}
+
+// note records the effect of a statement that succeeded on the path.
+func (g *guardConn) note(query string) {
+	switch {
+	case query == "RESET search_path":
+		g.dirty = false
+	case g.inTx && hasPrefixFold(query, "SET LOCAL "):
+		// Transaction-local: reverts by itself at commit or rollback.
+	case containsFold(query, "search_path"):
+		g.dirty = true
+	}
+}
+
+func (g *guardConn) Prepare(query string) (driver.Stmt, error) {
+	g.c.statements.Add(1)
+	g.note(query)
+	return g.inner.Prepare(query)
+}
+
+func (g *guardConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
+	g.c.statements.Add(1)
+	g.note(query)
+	if p, ok := g.inner.(driver.ConnPrepareContext); ok {
+		return p.PrepareContext(ctx, query)
+	}
+	return g.inner.Prepare(query)
+}
+
+func (g *guardConn) Close() error { return g.inner.Close() }
+
+func (g *guardConn) Begin() (driver.Tx, error) { //nolint:staticcheck // required by driver.Conn
+	return g.BeginTx(context.Background(), driver.TxOptions{})
+}
+
+func (g *guardConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	var tx driver.Tx
+	var err error
+	if b, ok := g.inner.(driver.ConnBeginTx); ok {
+		tx, err = b.BeginTx(ctx, opts)
+	} else {
+		tx, err = g.inner.Begin() //nolint:staticcheck
+	}
+	if err != nil {
+		return nil, err
+	}
+	g.inTx = true
+	return &guardTx{inner: tx, g: g}, nil
+}
+
+func (g *guardConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	q, ok := g.inner.(driver.QueryerContext)
+	if !ok {
+		return nil, driver.ErrSkip
+	}
+	g.c.statements.Add(1)
+	rows, err := q.QueryContext(ctx, query, args)
+	if err == nil {
+		g.note(query)
+	}
+	return rows, err
+}
+
+func (g *guardConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	e, ok := g.inner.(driver.ExecerContext)
+	if !ok {
+		return nil, driver.ErrSkip
+	}
+	g.c.statements.Add(1)
+	res, err := e.ExecContext(ctx, query, args)
+	if err == nil {
+		g.note(query)
+	}
+	return res, err
+}
+
+func (g *guardConn) CheckNamedValue(nv *driver.NamedValue) error {
+	if c, ok := g.inner.(driver.NamedValueChecker); ok {
+		return c.CheckNamedValue(nv)
+	}
+	return driver.ErrSkip
+}
+
+func (g *guardConn) Ping(ctx context.Context) error {
+	if p, ok := g.inner.(driver.Pinger); ok {
+		return p.Ping(ctx)
+	}
+	return nil
+}
+
+// ResetSession runs before database/sql reuses the connection: the safety
+// net's reset happens here.
+func (g *guardConn) ResetSession(ctx context.Context) error {
+	if g.inTx {
+		return driver.ErrBadConn // a transaction left open: never reuse
+	}
+	if g.dirty {
+		e, ok := g.inner.(driver.ExecerContext)
+		if !ok {
+			return driver.ErrBadConn
+		}
+		g.c.statements.Add(1)
+		if _, err := e.ExecContext(ctx, "RESET search_path", nil); err != nil {
+			return driver.ErrBadConn
+		}
+		g.c.resets.Add(1)
+		g.dirty = false
+	}
+	if r, ok := g.inner.(driver.SessionResetter); ok {
+		return r.ResetSession(ctx)
+	}
+	return nil
+}
+
+func (g *guardConn) IsValid() bool {
+	if v, ok := g.inner.(driver.Validator); ok {
+		return v.IsValid()
+	}
+	return true
+}
+
+// Raw lets sqlx.Conn.Raw callers reach the driver's own connection.
+func (g *guardConn) Raw() driver.Conn { return g.inner }
+
+type guardTx struct {
+	inner driver.Tx
+	g     *guardConn
+}
+
+func (t *guardTx) Commit() error {
+	t.g.inTx = false
+	return t.inner.Commit()
+}
+
+func (t *guardTx) Rollback() error {
+	t.g.inTx = false
+	return t.inner.Rollback()
+}
+
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && equalFoldASCII(s[:len(prefix)], prefix)
+}
+
+func containsFold(s, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if equalFoldASCII(s[i:i+len(sub)], sub) {
+			return true
+		}
+	}
+	return false
+}
+
+func equalFoldASCII(a, b string) bool {
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
