@@ -9,24 +9,48 @@ import (
 // Connector wraps a database/sql driver connector with a safety net for
 // search_path: a connection on which any statement changed the
 // search_path outside a transaction-local SET is reset (RESET search_path)
-// before database/sql hands it to anyone else, and discarded if the reset
+// before anyone else's first statement on it, and discarded if the reset
 // fails. So even code that runs "SET search_path" through the raw *sql.DB,
 // or a pinned connection that was never closed properly, cannot leave a
 // tenant's path on a pooled connection.
 //
-// It also counts the statements sent, which tests and benchmarks use to
-// prove that a path costs no round trip.
+// The reset is lazy: it costs nothing when the next user of the connection
+// sets a path of its own, and with ReuseSearchPath a pinned connection
+// (DB.Conn, DB.RequestConn) that is already on the tenant's path skips its
+// SET altogether. It also counts the statements sent, which tests and
+// benchmarks use to show what a path costs.
 //
 //	connector, _ := pq.NewConnector(dsn)
 //	db := sqlx.NewDb(sql.OpenDB(sqlxschema.WrapConnector(connector)), "postgres")
 type Connector struct {
 	inner      driver.Connector
+	reuse      bool
 	statements atomic.Int64
 	resets     atomic.Int64
+	skips      atomic.Int64
 }
 
+// ConnectorOption configures WrapConnector.
+type ConnectorOption func(*Connector)
+
+// ReuseSearchPath lets a pinned connection skip its SET when the session is
+// known to be on the wanted path already. The knowledge is dropped by
+// anything that may change the path behind our back (a SET inside a
+// transaction, which a rollback may undo; any other statement naming
+// search_path), and a broken connection is never reused. Never enable it
+// behind a transaction pooler such as PgBouncer in transaction mode: the
+// server session there is not the client connection's (pinned connections
+// are not supported there at all; use DB.Tx).
+func ReuseSearchPath() ConnectorOption { return func(c *Connector) { c.reuse = true } }
+
 // WrapConnector returns c wrapped in the safety net.
-func WrapConnector(c driver.Connector) *Connector { return &Connector{inner: c} }
+func WrapConnector(c driver.Connector, opts ...ConnectorOption) *Connector {
+	w := &Connector{inner: c}
+	for _, o := range opts {
+		o(w)
+	}
+	return w
+}
 
 // Connect implements driver.Connector.
 func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
@@ -47,34 +71,81 @@ func (c *Connector) Statements() int64 { return c.statements.Load() }
 // Resets returns how many times the safety net reset a connection's path.
 func (c *Connector) Resets() int64 { return c.resets.Load() }
 
+// Skips returns how many SETs ReuseSearchPath saved.
+func (c *Connector) Skips() int64 { return c.skips.Load() }
+
+// setPathPrefix starts the one statement whose effect the guard tracks
+// exactly; DB.SchemaConn sends it.
+const setPathPrefix = "SET search_path TO "
+
 // guardConn is one wrapped connection. database/sql uses a connection from
 // one goroutine at a time, so its fields need no lock.
 type guardConn struct {
-	inner driver.Conn
-	c     *Connector
-	dirty bool // the session's search_path may differ from its default
-	inTx  bool
+	inner     driver.Conn
+	c         *Connector
+	dirty     bool   // the session's search_path may differ from its default
+	path      string // the session's path, when known is set
+	known     bool
+	needReset bool // dirty, and handed out again: reset before other use
+	inTx      bool
 }
 
 // note records the effect of a statement that succeeded on the path.
 func (g *guardConn) note(query string) {
 	switch {
 	case query == "RESET search_path":
-		g.dirty = false
+		g.dirty, g.known, g.path = false, true, ""
+	case !g.inTx && len(query) > len(setPathPrefix) && query[:len(setPathPrefix)] == setPathPrefix:
+		g.dirty, g.known, g.path = true, true, query[len(setPathPrefix):]
 	case g.inTx && hasPrefixFold(query, "SET LOCAL "):
 		// Transaction-local: reverts by itself at commit or rollback.
 	case containsFold(query, "search_path"):
-		g.dirty = true
+		g.dirty, g.known = true, false
 	}
 }
 
-func (g *guardConn) Prepare(query string) (driver.Stmt, error) {
+// before runs ahead of every statement: a connection that was handed out
+// while dirty is reset first, unless the statement sets a path itself.
+func (g *guardConn) before(ctx context.Context, query string) error {
+	if !g.needReset {
+		return nil
+	}
+	if !g.inTx && len(query) > len(setPathPrefix) && query[:len(setPathPrefix)] == setPathPrefix {
+		g.needReset = false // overridden anyway
+		return nil
+	}
+	e, ok := g.inner.(driver.ExecerContext)
+	if !ok {
+		return driver.ErrBadConn
+	}
 	g.c.statements.Add(1)
-	g.note(query)
-	return g.inner.Prepare(query)
+	if _, err := e.ExecContext(ctx, "RESET search_path", nil); err != nil {
+		return driver.ErrBadConn
+	}
+	g.c.resets.Add(1)
+	g.needReset, g.dirty, g.known, g.path = false, false, true, ""
+	return nil
+}
+
+// claim reports whether a pinned connection that wants path may skip its
+// SET: reuse is on, and the session is known to be on path already.
+func (g *guardConn) claim(path string) bool {
+	if !g.c.reuse || g.inTx || !g.known || !g.dirty || g.path != path {
+		return false
+	}
+	g.needReset = false
+	g.c.skips.Add(1)
+	return true
+}
+
+func (g *guardConn) Prepare(query string) (driver.Stmt, error) {
+	return g.PrepareContext(context.Background(), query)
 }
 
 func (g *guardConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
+	if err := g.before(ctx, query); err != nil {
+		return nil, err
+	}
 	g.c.statements.Add(1)
 	g.note(query)
 	if p, ok := g.inner.(driver.ConnPrepareContext); ok {
@@ -90,6 +161,9 @@ func (g *guardConn) Begin() (driver.Tx, error) { //nolint:staticcheck // require
 }
 
 func (g *guardConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	if err := g.before(ctx, ""); err != nil {
+		return nil, err
+	}
 	var tx driver.Tx
 	var err error
 	if b, ok := g.inner.(driver.ConnBeginTx); ok {
@@ -109,6 +183,9 @@ func (g *guardConn) QueryContext(ctx context.Context, query string, args []drive
 	if !ok {
 		return nil, driver.ErrSkip
 	}
+	if err := g.before(ctx, query); err != nil {
+		return nil, err
+	}
 	g.c.statements.Add(1)
 	rows, err := q.QueryContext(ctx, query, args)
 	if err == nil {
@@ -121,6 +198,9 @@ func (g *guardConn) ExecContext(ctx context.Context, query string, args []driver
 	e, ok := g.inner.(driver.ExecerContext)
 	if !ok {
 		return nil, driver.ErrSkip
+	}
+	if err := g.before(ctx, query); err != nil {
+		return nil, err
 	}
 	g.c.statements.Add(1)
 	res, err := e.ExecContext(ctx, query, args)
@@ -144,23 +224,14 @@ func (g *guardConn) Ping(ctx context.Context) error {
 	return nil
 }
 
-// ResetSession runs before database/sql reuses the connection: the safety
-// net's reset happens here.
+// ResetSession runs before database/sql reuses the connection: a dirty
+// connection is marked for a reset before its next statement (see before).
 func (g *guardConn) ResetSession(ctx context.Context) error {
 	if g.inTx {
 		return driver.ErrBadConn // a transaction left open: never reuse
 	}
 	if g.dirty {
-		e, ok := g.inner.(driver.ExecerContext)
-		if !ok {
-			return driver.ErrBadConn
-		}
-		g.c.statements.Add(1)
-		if _, err := e.ExecContext(ctx, "RESET search_path", nil); err != nil {
-			return driver.ErrBadConn
-		}
-		g.c.resets.Add(1)
-		g.dirty = false
+		g.needReset = true
 	}
 	if r, ok := g.inner.(driver.SessionResetter); ok {
 		return r.ResetSession(ctx)

@@ -3,6 +3,10 @@ package sqlxschema_test
 import (
 	"context"
 	"database/sql"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/jmoiron/sqlx"
@@ -82,4 +86,191 @@ func TestSafetyNetCatchesAnUnclosedPinnedPath(t *testing.T) {
 	if c.Resets() != 1 {
 		t.Fatalf("resets = %d", c.Resets())
 	}
+}
+
+func TestReuseSearchPathSkipsRedundantSet(t *testing.T) {
+	db, c := guardedReuse(t)
+	sdb, _ := sqlxschema.New(db)
+	a, b := sqlxschema.MustSchema("tenant_a"), sqlxschema.MustSchema("tenant_b")
+	readVia := func(s sqlxschema.Schema) string {
+		t.Helper()
+		conn, err := sdb.SchemaConn(context.Background(), s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		var owner string
+		if err := conn.GetContext(context.Background(), &owner, `SELECT owner FROM items`); err != nil {
+			t.Fatal(err)
+		}
+		return owner
+	}
+	if got := readVia(a); got != "tenant_a" {
+		t.Fatal(got)
+	}
+	before := c.Statements()
+	if got := readVia(a); got != "tenant_a" {
+		t.Fatal(got)
+	}
+	if n := c.Statements() - before; n != 1 || c.Skips() != 1 {
+		t.Fatalf("second pinned read of tenant_a sent %d statements (skips %d), want 1 (no SET)", n, c.Skips())
+	}
+	if got := readVia(b); got != "tenant_b" {
+		t.Fatalf("switch to tenant_b read %s", got)
+	}
+	// A plain statement after tenant work is reset first.
+	if p := currentPath(t, db); p != `"$user", public` {
+		t.Fatalf("raw pool sees %q", p)
+	}
+}
+
+func TestReuseForgetsPathChangedInATransaction(t *testing.T) {
+	db, c := guardedReuse(t)
+	sdb, _ := sqlxschema.New(db)
+	a := sqlxschema.MustSchema("tenant_a")
+	conn, err := sdb.SchemaConn(context.Background(), a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Code on the pinned connection moves the session elsewhere inside a
+	// transaction that commits: the guard can no longer know the path.
+	tx, err := conn.BeginTxx(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx.MustExec(`SET search_path TO tenant_b`)
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close()
+	conn, err = sdb.SchemaConn(context.Background(), a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var owner string
+	if err := conn.GetContext(context.Background(), &owner, `SELECT owner FROM items`); err != nil {
+		t.Fatal(err)
+	}
+	if owner != "tenant_a" || c.Skips() != 0 {
+		t.Fatalf("read %s with %d skips after an untracked path change", owner, c.Skips())
+	}
+}
+
+func TestRequestConnIsLazyAndReleased(t *testing.T) {
+	db, _ := guarded(t, 2)
+	sdb, _ := sqlxschema.New(db)
+	ctx := sqlxschema.WithSchema(context.Background(), sqlxschema.MustSchema("tenant_a"))
+	if _, err := sdb.RequestConn(ctx); err != sqlxschema.ErrNoRequestConn {
+		t.Fatalf("RequestConn without slot = %v", err)
+	}
+	rctx, release := sdb.WithRequestConn(ctx)
+	if n := db.Stats().InUse; n != 0 {
+		t.Fatalf("%d connections in use before first use", n)
+	}
+	c1, err := sdb.RequestConn(rctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2, _ := sdb.RequestConn(rctx)
+	c1.Close() // a no-op: the request owns it
+	var owner string
+	if c1 != c2 || c2.GetContext(rctx, &owner, `SELECT owner FROM items`) != nil || owner != "tenant_a" {
+		t.Fatalf("second RequestConn: same=%v owner=%q", c1 == c2, owner)
+	}
+	if n := db.Stats().InUse; n != 1 {
+		t.Fatalf("%d connections in use during the request, want 1", n)
+	}
+	if err := release(); err != nil {
+		t.Fatal(err)
+	}
+	if n := db.Stats().InUse; n != 0 {
+		t.Fatalf("%d connections in use after release", n)
+	}
+	if p := currentPath(t, db); p != `"$user", public` {
+		t.Fatalf("after release the pool sees %q", p)
+	}
+}
+
+func guardedReuse(t *testing.T) (*sqlx.DB, *sqlxschema.Connector) {
+	t.Helper()
+	pc, err := pq.NewConnector(pgtest.NewDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := sqlxschema.WrapConnector(pc, sqlxschema.ReuseSearchPath())
+	db := sqlx.NewDb(sql.OpenDB(c), "postgres")
+	db.SetMaxOpenConns(1)
+	t.Cleanup(func() { db.Close() })
+	db.MustExec(`CREATE SCHEMA tenant_a; CREATE TABLE tenant_a.items (owner text); INSERT INTO tenant_a.items VALUES ('tenant_a');
+		CREATE SCHEMA tenant_b; CREATE TABLE tenant_b.items (owner text); INSERT INTO tenant_b.items VALUES ('tenant_b')`)
+	return db, c
+}
+
+// TestConnectionsDoNotGrowWithTenants serves 1,000 tenants through a pool
+// of 10: the database never sees more than 10 connections from it.
+func TestConnectionsDoNotGrowWithTenants(t *testing.T) {
+	dsn := pgtest.NewDatabase(t)
+	db := sqlx.MustOpen("postgres", dsn)
+	t.Cleanup(func() { db.Close() })
+	var ddl strings.Builder
+	for i := 0; i < 1000; i++ {
+		fmt.Fprintf(&ddl, "CREATE SCHEMA s%[1]d; CREATE TABLE s%[1]d.items (n int); INSERT INTO s%[1]d.items VALUES (%[1]d);", i)
+	}
+	db.MustExec(ddl.String())
+	db.SetMaxOpenConns(10)
+	sdb, _ := sqlxschema.New(db)
+	monitor := sqlx.MustOpen("postgres", dsn)
+	t.Cleanup(func() { monitor.Close() })
+	monitor.SetMaxOpenConns(1)
+	var wg sync.WaitGroup
+	var maxSeen atomic.Int64
+	stop := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			var n int64
+			if err := monitor.Get(&n, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`); err == nil && n > maxSeen.Load() {
+				maxSeen.Store(n)
+			}
+		}
+	}()
+	errs := make(chan error, 1000)
+	for i := 0; i < 1000; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx := sqlxschema.WithSchema(context.Background(), sqlxschema.MustSchema(fmt.Sprintf("s%d", i)))
+			err := sdb.Tx(ctx, func(tx *sqlx.Tx) error {
+				var n int
+				if err := tx.Get(&n, `SELECT n FROM items`); err != nil {
+					return err
+				}
+				if n != i {
+					return fmt.Errorf("tenant s%d read %d", i, n)
+				}
+				return nil
+			})
+			if err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if got := db.Stats().MaxOpenConnections; got != 10 {
+		t.Fatalf("MaxOpenConnections = %d", got)
+	}
+	if n := maxSeen.Load(); n > 10 || n == 0 {
+		t.Fatalf("the server saw up to %d connections from a pool of 10 serving 1000 tenants", n)
+	}
+	t.Logf("1000 tenants, pool of 10: at most %d server connections", maxSeen.Load())
 }

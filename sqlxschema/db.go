@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -130,7 +131,9 @@ func (d *DB) SchemaTx(ctx context.Context, s Schema, opts *sql.TxOptions, fn fun
 // defer Close.
 type Conn struct {
 	*sqlx.Conn
-	closed bool
+	closed  bool
+	guarded bool // the Connector resets lazily: Close need not
+	request bool // owned by a request: Close is the middleware's job
 }
 
 // Conn pins a connection for the schema carried by ctx. Without one it
@@ -152,21 +155,43 @@ func (d *DB) SchemaConn(ctx context.Context, s Schema) (*Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := c.ExecContext(ctx, "SET search_path TO "+d.SearchPath(s)); err != nil {
-		discard(c)
-		return nil, err
+	path := d.SearchPath(s)
+	guarded, skip := false, false
+	_ = c.Raw(func(dc any) error {
+		if g, ok := dc.(*guardConn); ok {
+			guarded, skip = true, g.claim(path)
+		}
+		return nil
+	})
+	if !skip {
+		if _, err := c.ExecContext(ctx, setPathPrefix+path); err != nil {
+			discard(c)
+			return nil, err
+		}
 	}
-	return &Conn{Conn: c}, nil
+	return &Conn{Conn: c, guarded: guarded}, nil
 }
 
 // Close resets the search_path and returns the connection to the pool, or
 // discards it when the reset fails (killed connection, open transaction,
 // cancelled query). Calling Close twice is harmless.
 func (c *Conn) Close() error {
+	if c.closed || c.request {
+		return nil
+	}
+	return c.release()
+}
+
+func (c *Conn) release() error {
 	if c.closed {
 		return nil
 	}
 	c.closed = true
+	if c.guarded {
+		// The Connector resets the path before anyone else's statement,
+		// and skips that when the next user wants the same path.
+		return c.Conn.Close()
+	}
 	// Not the caller's context: it may be cancelled, and the reset must run.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -181,4 +206,57 @@ func (c *Conn) Close() error {
 func discard(c *sqlx.Conn) {
 	_ = c.Raw(func(any) error { return driver.ErrBadConn })
 	_ = c.Close()
+}
+
+type requestKey struct{}
+
+// requestSlot holds a request's pinned connection, acquired on first use.
+type requestSlot struct {
+	mu   sync.Mutex
+	conn *Conn
+}
+
+// WithRequestConn prepares ctx for RequestConn: the returned context
+// carries an empty slot, and release closes the connection if one was
+// taken. middleware.PinConn does this for each request.
+func (d *DB) WithRequestConn(ctx context.Context) (context.Context, func() error) {
+	slot := &requestSlot{}
+	return context.WithValue(ctx, requestKey{}, slot), func() error {
+		slot.mu.Lock()
+		defer slot.mu.Unlock()
+		if slot.conn == nil {
+			return nil
+		}
+		err := slot.conn.release()
+		slot.conn = nil
+		return err
+	}
+}
+
+// RequestConn returns the request's pinned connection for the schema in
+// ctx, taking it from the pool on the first call, so a request that never
+// touches the database holds no connection. Its Close does nothing: the
+// release function of WithRequestConn returns it to the pool. Without a
+// slot in ctx it returns ErrNoRequestConn; without a schema, ErrNoSchema.
+func (d *DB) RequestConn(ctx context.Context) (*Conn, error) {
+	slot, ok := ctx.Value(requestKey{}).(*requestSlot)
+	if !ok {
+		return nil, ErrNoRequestConn
+	}
+	s, ok := SchemaFromContext(ctx)
+	if !ok {
+		return nil, ErrNoSchema
+	}
+	slot.mu.Lock()
+	defer slot.mu.Unlock()
+	if slot.conn != nil {
+		return slot.conn, nil
+	}
+	c, err := d.SchemaConn(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	c.request = true
+	slot.conn = c
+	return c, nil
 }

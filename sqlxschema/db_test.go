@@ -10,7 +10,6 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/tenantkit/tenantkit/internal/pgtest"
-	"github.com/tenantkit/tenantkit/internal/testkit"
 	"github.com/tenantkit/tenantkit/sqlxschema"
 )
 
@@ -20,7 +19,7 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 // row that names its schema, on a pool of at most maxConns connections.
 func twoTenants(t *testing.T, maxConns int) (*sqlx.DB, *sqlxschema.DB, sqlxschema.Schema, sqlxschema.Schema) {
 	t.Helper()
-	db := testkit.DB(t)
+	db := freshDB(t)
 	db.SetMaxOpenConns(maxConns)
 	for _, s := range []string{"tenant_a", "tenant_b"} {
 		if _, err := db.Exec(fmt.Sprintf(`CREATE SCHEMA %[1]s; CREATE TABLE %[1]s.items (owner text); INSERT INTO %[1]s.items VALUES ('%[1]s')`, s)); err != nil {
@@ -276,4 +275,15 @@ func waitGone(t *testing.T, db *sqlx.DB, pid int) {
 		}
 	}
 	t.Fatalf("backend %d did not exit", pid)
+}
+
+// freshDB opens a new, empty database on the test cluster.
+func freshDB(t *testing.T) *sqlx.DB {
+	t.Helper()
+	db, err := sqlx.Open("postgres", pgtest.NewDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
 }

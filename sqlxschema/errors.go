@@ -14,6 +14,10 @@ var ErrInvalidSchema = errors.New("sqlxschema: invalid schema name")
 // schema: scoped work fails closed instead of running on the default path.
 var ErrNoSchema = errors.New("sqlxschema: no schema in context")
 
+// ErrNoRequestConn is returned by DB.RequestConn when the context has no
+// request slot (see DB.WithRequestConn and middleware.PinConn).
+var ErrNoRequestConn = errors.New("sqlxschema: no request connection slot in context")
+
 // ErrChecksumMismatch is matched by a *MigrationError whose migration file
 // changed after it was applied.
 var ErrChecksumMismatch = errors.New("applied migration was edited afterwards")

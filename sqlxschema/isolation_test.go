@@ -27,7 +27,7 @@ const isolationTenants = 50
 // isolationDB makes 50 tenant schemas, each with a marker table holding the
 // schema's own name, and a marker table in public holding "shared", so a
 // read that falls through to the shared schema is caught too.
-func isolationDB(t *testing.T, dsn string, wrap bool) *sqlx.DB {
+func isolationDB(t *testing.T, dsn string, wrap bool, opts ...sqlxschema.ConnectorOption) *sqlx.DB {
 	t.Helper()
 	var db *sqlx.DB
 	if wrap {
@@ -35,7 +35,7 @@ func isolationDB(t *testing.T, dsn string, wrap bool) *sqlx.DB {
 		if err != nil {
 			t.Fatal(err)
 		}
-		db = sqlx.NewDb(sql.OpenDB(sqlxschema.WrapConnector(pc)), "postgres")
+		db = sqlx.NewDb(sql.OpenDB(sqlxschema.WrapConnector(pc, opts...)), "postgres")
 	} else {
 		db = sqlx.MustOpen("postgres", dsn)
 	}
@@ -199,10 +199,15 @@ func TestIsolationAdversarial(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		wrap bool
-	}{{"lib/pq", false}, {"lib/pq with safety net", true}} {
+		opts []sqlxschema.ConnectorOption
+	}{
+		{"lib/pq", false, nil},
+		{"lib/pq with safety net", true, nil},
+		{"lib/pq with safety net and path reuse", true, []sqlxschema.ConnectorOption{sqlxschema.ReuseSearchPath()}},
+	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dsn := pgtest.NewDatabase(t)
-			runIsolation(t, isolationDB(t, dsn, tc.wrap), *isolationOps, false)
+			runIsolation(t, isolationDB(t, dsn, tc.wrap, tc.opts...), *isolationOps, false)
 		})
 	}
 }

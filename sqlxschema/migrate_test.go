@@ -8,7 +8,6 @@ import (
 	"testing"
 	"testing/fstest"
 
-	"github.com/tenantkit/tenantkit/internal/testkit"
 	"github.com/tenantkit/tenantkit/sqlxschema"
 )
 
@@ -52,7 +51,7 @@ func TestLoadRejectsBadNames(t *testing.T) {
 }
 
 func TestApplyOnceAndRecord(t *testing.T) {
-	db := testkit.DB(t)
+	db := freshDB(t)
 	sdb, _ := sqlxschema.New(db)
 	m := sqlxschema.NewMigrator(sdb)
 	s := sqlxschema.MustSchema("t1")
@@ -76,7 +75,7 @@ func TestApplyOnceAndRecord(t *testing.T) {
 }
 
 func TestEditedMigrationIsNamed(t *testing.T) {
-	db := testkit.DB(t)
+	db := freshDB(t)
 	sdb, _ := sqlxschema.New(db)
 	m := sqlxschema.NewMigrator(sdb)
 	s := sqlxschema.MustSchema("t1")
@@ -91,7 +90,7 @@ func TestEditedMigrationIsNamed(t *testing.T) {
 }
 
 func TestFailedBatchLeavesSchemaUntouched(t *testing.T) {
-	db := testkit.DB(t)
+	db := freshDB(t)
 	sdb, _ := sqlxschema.New(db)
 	m := sqlxschema.NewMigrator(sdb)
 	s := sqlxschema.MustSchema("t1")
@@ -116,7 +115,7 @@ func TestFailedBatchLeavesSchemaUntouched(t *testing.T) {
 }
 
 func TestConcurrentMigratorsApplyOnce(t *testing.T) {
-	db := testkit.DB(t)
+	db := freshDB(t)
 	sdb, _ := sqlxschema.New(db)
 	s := sqlxschema.MustSchema("t1")
 	if _, err := db.Exec(`CREATE SCHEMA t1`); err != nil {
@@ -145,7 +144,7 @@ func TestConcurrentMigratorsApplyOnce(t *testing.T) {
 }
 
 func TestApplyAllGoesOnPastFailures(t *testing.T) {
-	db := testkit.DB(t)
+	db := freshDB(t)
 	sdb, _ := sqlxschema.New(db)
 	m := sqlxschema.NewMigrator(sdb)
 	var targets []sqlxschema.Target
@@ -171,7 +170,7 @@ func TestApplyAllGoesOnPastFailures(t *testing.T) {
 }
 
 func TestPendingAndProgress(t *testing.T) {
-	db := testkit.DB(t)
+	db := freshDB(t)
 	sdb, _ := sqlxschema.New(db)
 	m := sqlxschema.NewMigrator(sdb)
 	s := sqlxschema.MustSchema("t1")
