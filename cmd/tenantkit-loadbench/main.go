@@ -1,0 +1,404 @@
+// Command tenantkit-loadbench measures what tenantkit costs on the request
+// path: the same JSON handler (one SELECT of 10 rows) served in several
+// modes, one after another in one run, against one PostgreSQL, with the
+// load coming from a separate process (this program re-executed with
+// -load) over loopback:
+//
+//   - baseline: a single-schema service without tenancy (the same query on
+//     one table, autocommit on the plain pool);
+//   - tx: tenantkit, middleware.Tenant (cached host lookup) and DB.Tx
+//     (BEGIN, SET LOCAL search_path, the query, COMMIT);
+//   - pinned: tenantkit, middleware.Tenant and PinConn with the safety-net
+//     Connector and ReuseSearchPath (SET only when the pooled connection is
+//     not already on the tenant's path);
+//   - naive: what a hand-written middleware does: a domain lookup query,
+//     SET search_path, the query and RESET on every request.
+//
+// Each mode runs with a uniform and a Zipf-skewed mix of 100 tenant hosts,
+// for each driver setting, and the program prints requests per second, p50
+// and p99 latency and the ratio to the same driver's baseline as a markdown
+// table. Run it with
+//
+//	go run ./cmd/tenantkit-loadbench -duration 10s
+//
+// Without DATABASE_URL it starts a throwaway PostgreSQL (internal/pgtest).
+package main
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"testing/fstest"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+
+	"github.com/tenantkit/tenantkit/internal/pgtest"
+	"github.com/tenantkit/tenantkit/middleware"
+	"github.com/tenantkit/tenantkit/sqlxschema"
+	"github.com/tenantkit/tenantkit/tenancy"
+)
+
+var (
+	duration = flag.Duration("duration", 10*time.Second, "measured time per mode and mix")
+	warmup   = flag.Duration("warmup", 2*time.Second, "unmeasured warm-up per mode and mix")
+	conns    = flag.Int("conns", 32, "concurrent client connections")
+	pool     = flag.Int("pool", 16, "database pool size (max open connections)")
+	tenants  = flag.Int("tenants", 100, "tenants, each with 10 rows")
+	modes    = flag.String("modes", "baseline,tx,pinned,naive", "modes to run, in order")
+	mixes    = flag.String("mixes", "uniform,zipf", "host mixes")
+	drivers  = flag.String("drivers", "lib/pq,lib/pq+binary_parameters", "driver settings")
+
+	loadURL   = flag.String("load", "", "internal: run as the load generator against this URL")
+	loadMix   = flag.String("mix", "uniform", "internal: host mix of the load generator")
+	loadHosts = flag.Int("hosts", 100, "internal: number of tenant hosts")
+)
+
+const query = `SELECT id, body FROM items WHERE id <= $1 ORDER BY id`
+
+type item struct {
+	ID   int64  `db:"id" json:"id"`
+	Body string `db:"body" json:"body"`
+}
+
+func main() {
+	flag.Parse()
+	if *loadURL != "" {
+		if err := generateLoad(); err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "tenantkit-loadbench:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	ctx := context.Background()
+	dsn := os.Getenv("DATABASE_URL")
+	if dsn == "" {
+		c, err := pgtest.Start(pgtest.Options{})
+		if err != nil {
+			return err
+		}
+		defer c.Stop()
+		name, err := c.CreateDatabase(ctx, "loadbench")
+		if err != nil {
+			return err
+		}
+		dsn = c.DSN(name)
+	}
+	if err := setup(ctx, dsn); err != nil {
+		return fmt.Errorf("setup: %w", err)
+	}
+	fmt.Printf("%d tenants x 10 rows, pool %d, %d client connections, %v per run (after %v warm-up), GOMAXPROCS %d\n\n",
+		*tenants, *pool, *conns, *duration, *warmup, runtime.GOMAXPROCS(0))
+	fmt.Println("| driver | mix | mode | req/s | p50 | p99 | req/s vs baseline | p99 vs baseline |")
+	fmt.Println("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |")
+	for _, drv := range strings.Split(*drivers, ",") {
+		driverDSN := dsn
+		if strings.Contains(drv, "binary_parameters") {
+			driverDSN += " binary_parameters=yes"
+		}
+		for _, mix := range strings.Split(*mixes, ",") {
+			var base *result
+			for _, mode := range strings.Split(*modes, ",") {
+				res, err := measure(ctx, driverDSN, mode, mix)
+				if err != nil {
+					return fmt.Errorf("%s %s %s: %w", drv, mix, mode, err)
+				}
+				if mode == "baseline" {
+					base = res
+				}
+				ratio, p99ratio := "-", "-"
+				if base != nil {
+					ratio = fmt.Sprintf("%.2f", res.RPS/base.RPS)
+					p99ratio = fmt.Sprintf("%.2f", float64(res.P99)/float64(base.P99))
+				}
+				fmt.Printf("| %s | %s | %s | %.0f | %v | %v | %s | %s |\n", drv, mix, mode, res.RPS,
+					res.P50.Round(time.Microsecond), res.P99.Round(time.Microsecond), ratio, p99ratio)
+			}
+		}
+	}
+	return nil
+}
+
+// setup creates the single-schema baseline table, the tenantkit tables, a
+// public tenant and the tenants, each with its own items table of 10 rows.
+func setup(ctx context.Context, dsn string) error {
+	db, err := sqlx.Open("postgres", dsn)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(ctx, `CREATE SCHEMA IF NOT EXISTS single;
+		CREATE TABLE IF NOT EXISTS single.items (id bigint PRIMARY KEY, body text NOT NULL);
+		INSERT INTO single.items SELECT g, 'single row ' || g FROM generate_series(1, 10) g ON CONFLICT DO NOTHING`); err != nil {
+		return err
+	}
+	mgr, err := tenancy.NewManager(db, tenancy.WithBaseDomain("bench.test"), tenancy.WithTenantMigrations(itemsMigration))
+	if err != nil {
+		return err
+	}
+	if _, err := mgr.Migrate(ctx); err != nil {
+		return err
+	}
+	owner, err := mgr.Users().ByEmail(ctx, "owner@bench.test")
+	if err != nil {
+		if owner, err = mgr.Users().CreateUser(ctx, "owner@bench.test", "", true); err != nil {
+			return err
+		}
+	}
+	for i := 0; i < *tenants; i++ {
+		slug := fmt.Sprintf("t%d", i)
+		if _, err := mgr.BySlug(ctx, slug); err == nil {
+			continue
+		}
+		if _, _, err := mgr.Provision(ctx, "Tenant "+slug, slug, owner.ID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// itemsMigration is the tenant migration: a table of 10 rows naming the
+// schema, so a response shows which tenant it came from.
+var itemsMigration = fstest.MapFS{"0001_items.sql": {Data: []byte(`
+	CREATE TABLE items (id bigint PRIMARY KEY, body text NOT NULL);
+	INSERT INTO items SELECT g, current_schema() || ' row ' || g FROM generate_series(1, 10) g;`)}}
+
+// server builds the handler of one mode on a fresh pool.
+func server(ctx context.Context, dsn, mode string) (http.Handler, func(), error) {
+	var db *sqlx.DB
+	var connector *sqlxschema.Connector
+	if mode == "pinned" {
+		pc, err := pq.NewConnector(dsn)
+		if err != nil {
+			return nil, nil, err
+		}
+		connector = sqlxschema.WrapConnector(pc, sqlxschema.ReuseSearchPath())
+		db = sqlx.NewDb(sql.OpenDB(connector), "postgres")
+	} else {
+		var err error
+		if db, err = sqlx.Open("postgres", dsn); err != nil {
+			return nil, nil, err
+		}
+	}
+	db.SetMaxOpenConns(*pool)
+	db.SetMaxIdleConns(*pool)
+	closeDB := func() { db.Close() }
+	reply := func(w http.ResponseWriter, items []item, err error) {
+		if err != nil {
+			http.Error(w, "internal error", http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(items)
+	}
+	if mode == "baseline" || mode == "naive" {
+		if mode == "baseline" {
+			db.MustExec(`SELECT 1`)
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				var items []item
+				err := db.SelectContext(r.Context(), &items, strings.Replace(query, "items", "single.items", 1), 10)
+				reply(w, items, err)
+			}), closeDB, nil
+		}
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			items, err := naive(r.Context(), db, r.Host)
+			if errors.Is(err, sql.ErrNoRows) {
+				http.NotFound(w, r)
+				return
+			}
+			reply(w, items, err)
+		}), closeDB, nil
+	}
+	mgr, err := tenancy.NewManager(db, tenancy.WithBaseDomain("bench.test"))
+	if err != nil {
+		return nil, nil, err
+	}
+	mw, err := middleware.New(middleware.Config{Tenants: mgr, Members: mgr, Perms: mgr.Permissions(), Sessions: mgr.Users()})
+	if err != nil {
+		return nil, nil, err
+	}
+	switch mode {
+	case "tx":
+		return mw.Tenant(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			var items []item
+			err := mgr.DB().Tx(r.Context(), func(tx *sqlx.Tx) error {
+				return tx.SelectContext(r.Context(), &items, query, 10)
+			})
+			reply(w, items, err)
+		})), closeDB, nil
+	case "pinned":
+		return mw.Tenant(middleware.PinConn(mgr.DB())(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				var items []item
+				c, err := mgr.DB().RequestConn(r.Context())
+				if err == nil {
+					err = c.SelectContext(r.Context(), &items, query, 10)
+				}
+				reply(w, items, err)
+			}))), func() {
+				log.Printf("pinned: %d statements, %d SETs skipped, %d resets", connector.Statements(), connector.Skips(), connector.Resets())
+				closeDB()
+			}, nil
+	}
+	return nil, nil, fmt.Errorf("unknown mode %q", mode)
+}
+
+// naive resolves the host with a query and switches the path by hand on a
+// pinned connection: the approach tenantkit replaces.
+func naive(ctx context.Context, db *sqlx.DB, host string) ([]item, error) {
+	host, _, _ = strings.Cut(host, ":")
+	c, err := db.Connx(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	var schema string
+	if err := c.GetContext(ctx, &schema, `SELECT t.schema_name FROM tenantkit_domains d JOIN tenantkit_tenants t ON t.id = d.tenant_id
+		WHERE d.domain = $1 AND d.deleted_at IS NULL AND t.deleted_at IS NULL`, host); err != nil {
+		return nil, err
+	}
+	if _, err := c.ExecContext(ctx, `SET search_path TO `+pq.QuoteIdentifier(schema)); err != nil {
+		return nil, err
+	}
+	var items []item
+	err = c.SelectContext(ctx, &items, query, 10)
+	if _, rerr := c.ExecContext(context.Background(), `RESET search_path`); rerr != nil && err == nil {
+		err = rerr
+	}
+	return items, err
+}
+
+type result struct {
+	Requests int           `json:"requests"`
+	Errors   int           `json:"errors"`
+	RPS      float64       `json:"rps"`
+	P50      time.Duration `json:"p50"`
+	P99      time.Duration `json:"p99"`
+}
+
+// measure serves one mode and runs the load generator against it in a
+// child process.
+func measure(ctx context.Context, dsn, mode, mix string) (*result, error) {
+	h, closeFn, err := server(ctx, dsn, mode)
+	if err != nil {
+		return nil, err
+	}
+	defer closeFn()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(ln)
+	defer srv.Close()
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.CommandContext(ctx, self, "-load", "http://"+ln.Addr().String()+"/", "-mix", mix,
+		"-hosts", fmt.Sprint(*tenants), "-conns", fmt.Sprint(*conns),
+		"-duration", duration.String(), "-warmup", warmup.String())
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("load generator: %w", err)
+	}
+	var res result
+	if err := json.Unmarshal(out, &res); err != nil {
+		return nil, fmt.Errorf("load generator output %q: %w", out, err)
+	}
+	if res.Errors > 0 {
+		return nil, fmt.Errorf("%d of %d requests failed", res.Errors, res.Requests)
+	}
+	return &res, nil
+}
+
+// generateLoad is the child process: conns keep-alive clients sending GETs
+// with tenant Host headers for warm-up, then for the measured duration, and
+// a JSON result on stdout.
+func generateLoad() error {
+	hosts := make([]string, *loadHosts)
+	for i := range hosts {
+		hosts[i] = fmt.Sprintf("t%d.bench.test", i)
+	}
+	transport := &http.Transport{MaxIdleConnsPerHost: *conns, MaxConnsPerHost: *conns, DisableCompression: true}
+	client := &http.Client{Transport: transport, Timeout: 10 * time.Second}
+	var mu sync.Mutex
+	var lat []time.Duration
+	var requests, failures int
+	start := time.Now()
+	measureFrom := start.Add(*warmup)
+	end := measureFrom.Add(*duration)
+	var wg sync.WaitGroup
+	for w := 0; w < *conns; w++ {
+		wg.Add(1)
+		go func(seed uint64) {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(seed, 42))
+			zipf := rand.NewZipf(rng, 1.1, 1, uint64(len(hosts)-1))
+			var mine []time.Duration
+			n, bad := 0, 0
+			for {
+				now := time.Now()
+				if now.After(end) {
+					break
+				}
+				i := rng.IntN(len(hosts))
+				if *loadMix == "zipf" {
+					i = int(zipf.Uint64())
+				}
+				req, _ := http.NewRequest("GET", *loadURL, nil)
+				req.Host = hosts[i]
+				t0 := time.Now()
+				resp, err := client.Do(req)
+				ok := err == nil && resp.StatusCode == 200
+				if err == nil {
+					var body []item
+					if json.NewDecoder(resp.Body).Decode(&body) != nil || len(body) != 10 {
+						ok = false
+					}
+					resp.Body.Close()
+				}
+				if t0.After(measureFrom) {
+					n++
+					mine = append(mine, time.Since(t0))
+					if !ok {
+						bad++
+					}
+				}
+			}
+			mu.Lock()
+			lat = append(lat, mine...)
+			requests += n
+			failures += bad
+			mu.Unlock()
+		}(uint64(w + 1))
+	}
+	wg.Wait()
+	if len(lat) == 0 {
+		return errors.New("no requests measured")
+	}
+	slices.Sort(lat)
+	res := result{Requests: requests, Errors: failures, RPS: float64(requests) / duration.Seconds(),
+		P50: lat[len(lat)/2], P99: lat[len(lat)*99/100]}
+	return json.NewEncoder(os.Stdout).Encode(res)
+}
