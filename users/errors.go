@@ -20,3 +20,7 @@ var (
 	// or revoked token, or a token of an inactive user.
 	ErrSessionNotFound = errors.New("session not found")
 )
+
+// ErrThrottled is matched by the *ThrottledError that Login returns when
+// an account or a client address has had too many attempts.
+var ErrThrottled = errors.New("too many login attempts")

@@ -3,10 +3,8 @@ package users
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"database/sql"
 	"embed"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -53,6 +51,8 @@ type Store struct {
 	t          shared.Tables
 	params     Argon2Params
 	sessionTTL time.Duration
+	idle       time.Duration // idle timeout of sessions
+	throttle   LoginThrottle
 
 	dummyOnce sync.Once
 	dummyHash string
@@ -97,13 +97,28 @@ func WithSessionLifetime(d time.Duration) Option {
 	}
 }
 
+// WithSessionIdleTimeout ends a session that has not been used for d.
+// Default 24 hours; use a shorter one for sensitive applications. The
+// session's last use is recorded at most once a minute (once per d/2 for
+// shorter timeouts), so the timeout is exact to within that.
+func WithSessionIdleTimeout(d time.Duration) Option {
+	return func(s *Store) error {
+		if d < 2*time.Second {
+			return fmt.Errorf("users: WithSessionIdleTimeout: %v is shorter than 2s", d)
+		}
+		s.idle = d
+		return nil
+	}
+}
+
 // New returns a Store on db. It does no I/O.
 func New(db *sqlx.DB, opts ...Option) (*Store, error) {
 	if db == nil {
 		return nil, errors.New("users: New: nil *sqlx.DB")
 	}
 	s := &Store{db: db, t: shared.New(sqlxschema.MustSchema(shared.DefaultSchema)),
-		params: DefaultArgon2Params, sessionTTL: 14 * 24 * time.Hour}
+		params: DefaultArgon2Params, sessionTTL: 14 * 24 * time.Hour, idle: 24 * time.Hour,
+		throttle: DefaultLoginThrottle}
 	for _, o := range opts {
 		if err := o(s); err != nil {
 			return nil, err
@@ -295,75 +310,7 @@ func (s *Store) DeactivateTx(ctx context.Context, ex sqlx.ExtContext, userID int
 	return s.RevokeUserSessionsTx(ctx, ex, userID)
 }
 
-// Session is a server-side login session. Only a hash of its token is
-// stored.
-type Session struct {
-	UserID    int64     `db:"user_id"`
-	CreatedAt time.Time `db:"created_at"`
-	ExpiresAt time.Time `db:"expires_at"`
-}
-
-// NewSession starts a session for an active user and returns its token (to
-// hand to the client) and the session. The token is 32 random bytes.
-func (s *Store) NewSession(ctx context.Context, userID int64) (string, *Session, error) {
-	raw := make([]byte, 32)
-	if _, err := rand.Read(raw); err != nil {
-		return "", nil, err
-	}
-	token := base64.RawURLEncoding.EncodeToString(raw)
-	var sess Session
-	err := sqlx.GetContext(ctx, s.db, &sess, `INSERT INTO `+s.t.Sessions+` (token_hash, user_id, expires_at)
-		SELECT $1, id, now() + $3 * interval '1 second' FROM `+s.t.Users+` WHERE id = $2 AND is_active AND deleted_at IS NULL
-		RETURNING user_id, created_at, expires_at`, tokenHash(token), userID, s.sessionTTL.Seconds())
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", nil, fmt.Errorf("users: new session for %d: %w", userID, ErrNotFound)
-	}
-	if err != nil {
-		return "", nil, fmt.Errorf("users: new session: %w", err)
-	}
-	return token, &sess, nil
-}
-
-// SessionUser returns the active user whose live session token is token,
-// or ErrSessionNotFound.
-func (s *Store) SessionUser(ctx context.Context, token string) (*User, error) {
-	if token == "" || len(token) > 128 {
-		return nil, errSessionNotFound
-	}
-	var u User
-	err := sqlx.GetContext(ctx, s.db, &u, `SELECT u.id, u.email, u.is_active, u.is_verified, u.is_superuser, u.created_at, u.last_login, u.deleted_at
-		FROM `+s.t.Sessions+` s JOIN `+s.t.Users+` u ON u.id = s.user_id
-		WHERE s.token_hash = $1 AND s.expires_at > now() AND u.is_active AND u.deleted_at IS NULL`, tokenHash(token))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, errSessionNotFound
-	}
-	if err != nil {
-		return nil, fmt.Errorf("users: session: %w", err)
-	}
-	return &u, nil
-}
-
-// RevokeSession ends the session with token. Revoking an unknown token is
-// not an error.
-func (s *Store) RevokeSession(ctx context.Context, token string) error {
-	_, err := s.db.ExecContext(ctx, `DELETE FROM `+s.t.Sessions+` WHERE token_hash = $1`, tokenHash(token))
-	return err
-}
-
-// RevokeUserSessionsTx ends every session of a user.
-func (s *Store) RevokeUserSessionsTx(ctx context.Context, ex sqlx.ExecerContext, userID int64) error {
-	if _, err := ex.ExecContext(ctx, `DELETE FROM `+s.t.Sessions+` WHERE user_id = $1`, userID); err != nil {
-		return fmt.Errorf("users: revoke sessions of %d: %w", userID, err)
-	}
-	return nil
-}
-
 var (
 	errInvalidCredentials = fmt.Errorf("users: authenticate: %w", ErrInvalidCredentials)
 	errSessionNotFound    = fmt.Errorf("users: session: %w", ErrSessionNotFound)
 )
-
-func tokenHash(token string) []byte {
-	h := sha256.Sum256([]byte(token))
-	return h[:]
-}

@@ -16,7 +16,7 @@ import (
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
-func newStore(t *testing.T, opts ...users.Option) (*users.Store, *sqlx.DB) {
+func newStore(t testing.TB, opts ...users.Option) (*users.Store, *sqlx.DB) {
 	t.Helper()
 	db := testkit.DB(t)
 	sdb, _ := sqlxschema.New(db)
@@ -231,6 +231,9 @@ func TestOptionsRejectBadValues(t *testing.T) {
 		users.WithArgon2Params(users.Argon2Params{Memory: 1, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}),
 		users.WithSessionLifetime(0),
 		users.WithSharedSchema("Bad Schema"),
+		users.WithSessionIdleTimeout(time.Second),
+		users.WithLoginThrottle(users.LoginThrottle{PerAccount: -1, Window: time.Minute}),
+		users.WithLoginThrottle(users.LoginThrottle{PerAccount: 1, Window: 0}),
 	}
 	for i, o := range bad {
 		if _, err := users.New(db, o); err == nil {
