@@ -206,12 +206,13 @@ func (m *Migrator) apply(ctx context.Context, tx sqlx.ExtContext, s Schema, sets
 	}
 	book := s.Qualify(MigrationsTable)
 
-	// One statement string: lock, path, (create,) read. Each statement of
+	// One statement string: path, lock, (create,) read. Each statement of
 	// a simple query gets a fresh snapshot, so the read sees whatever a
-	// migrator that held the lock before us committed.
+	// migrator that held the lock before us committed. It starts with SET
+	// LOCAL, which the Connector's safety net knows reverts by itself.
 	var q strings.Builder
-	q.WriteString(`SELECT pg_advisory_xact_lock(` + lockKey + `, hashtext(` + quoteLiteral(s.String()) + `)), ` +
-		`set_config('search_path', ` + quoteLiteral(m.db.SearchPath(s)) + `, true);`)
+	q.WriteString(`SET LOCAL search_path TO ` + m.db.SearchPath(s) + ";\n" +
+		`SELECT pg_advisory_xact_lock(` + lockKey + `, hashtext(` + quoteLiteral(s.String()) + `));`)
 	if mode == modeCreateSchema {
 		q.WriteString("\nCREATE SCHEMA IF NOT EXISTS " + s.Quoted() + ";")
 	}
