@@ -16,7 +16,7 @@ import (
 // ErrTenantNotFound (also for a tenant already deleted), ErrPublicTenant or
 // ErrNoPublicTenant.
 func (m *Manager) DeleteTenant(ctx context.Context, tenantID int64) error {
-	err := m.inTx(ctx, func(tx *sqlx.Tx) error { return m.DeleteTenantTx(ctx, tx, tenantID) })
+	err := m.inTxHooks(ctx, func(ctx context.Context, tx *sqlx.Tx) error { return m.DeleteTenantTx(ctx, tx, tenantID) })
 	if err == nil {
 		m.forget(tenantID)
 	}
@@ -40,6 +40,7 @@ func (m *Manager) deleteTenantTx(ctx context.Context, tx *sqlx.Tx, t *Tenant) er
 	if t.IsPublic() {
 		return ErrPublicTenant
 	}
+	before := *t
 	publicOwner, err := m.publicOwner(ctx, tx)
 	if err != nil {
 		return err
@@ -61,8 +62,10 @@ func (m *Manager) deleteTenantTx(ctx context.Context, tx *sqlx.Tx, t *Tenant) er
 	}
 	// The domains keep their names and rows (for restore); the live-only
 	// unique index frees the names at once.
-	_, err = tx.ExecContext(ctx, `UPDATE `+m.t.Domains+` SET deleted_at = now() WHERE tenant_id = $1 AND deleted_at IS NULL`, t.ID)
-	return err
+	if _, err = tx.ExecContext(ctx, `UPDATE `+m.t.Domains+` SET deleted_at = now() WHERE tenant_id = $1 AND deleted_at IS NULL`, t.ID); err != nil {
+		return err
+	}
+	return m.hookDeleted(ctx, tx, &before)
 }
 
 func (m *Manager) publicOwner(ctx context.Context, tx *sqlx.Tx) (int64, error) {
@@ -80,7 +83,7 @@ func (m *Manager) publicOwner(ctx context.Context, tx *sqlx.Tx) (int64, error) {
 // row stays. It returns ErrUserNotFound or ErrCannotDeleteOwner for the
 // public tenant's owner.
 func (m *Manager) DeleteUser(ctx context.Context, userID int64) error {
-	err := m.inTx(ctx, func(tx *sqlx.Tx) error { return m.DeleteUserTx(ctx, tx, userID) })
+	err := m.inTxHooks(ctx, func(ctx context.Context, tx *sqlx.Tx) error { return m.DeleteUserTx(ctx, tx, userID) })
 	if err == nil {
 		m.FlushCache() // the tenants it owned are gone
 	}
@@ -90,7 +93,8 @@ func (m *Manager) DeleteUser(ctx context.Context, userID int64) error {
 // DeleteUserTx is DeleteUser inside the caller's transaction.
 func (m *Manager) DeleteUserTx(ctx context.Context, tx *sqlx.Tx, userID int64) error {
 	fail := func(err error) error { return fmt.Errorf("tenancy: delete user %d: %w", userID, err) }
-	if _, err := m.users.ByIDTx(ctx, tx, userID); err != nil {
+	u, err := m.users.ByIDTx(ctx, tx, userID)
+	if err != nil {
 		return fail(err)
 	}
 	if owner, err := m.publicOwner(ctx, tx); err == nil && owner == userID {
@@ -116,6 +120,9 @@ func (m *Manager) DeleteUserTx(ctx context.Context, tx *sqlx.Tx, userID int64) e
 		}
 	}
 	if err := m.users.DeactivateTx(ctx, tx, userID); err != nil {
+		return fail(err)
+	}
+	if err := m.hookUser(ctx, tx, u, false); err != nil {
 		return fail(err)
 	}
 	return nil

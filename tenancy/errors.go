@@ -52,9 +52,74 @@ var (
 	// ErrNoPublicTenant: an operation that needs the public tenant (its
 	// owner takes over deleted tenants) before CreatePublicTenant ran.
 	ErrNoPublicTenant = errors.New("no public tenant: call CreatePublicTenant first")
-	// ErrInvalidHost: Resolve with a host that is not a valid domain name.
+	// ErrInvalidHost: Resolve with a host that is not a valid domain name;
+	// AddDomain with one, or with an IP address.
 	ErrInvalidHost = errors.New("invalid host")
+	// ErrTenantPending: Resolve, ResolveSlug, AddUser and the other writes
+	// for a tenant that ProvisionAsync created and no worker has finished
+	// yet. The error is a *PendingError that carries the tenant.
+	ErrTenantPending = errors.New("tenant is being prepared")
+	// ErrProvisionFailed: RestoreTenant for a tenant whose asynchronous
+	// provisioning failed for good (it has no schema to bring back).
+	ErrProvisionFailed = errors.New("tenant provisioning failed")
+	// ErrTenantLive: RestoreTenant for a tenant that is not deleted, and
+	// PurgeTenant for one that is (delete it first).
+	ErrTenantLive = errors.New("tenant is not deleted")
+	// ErrDomainNotFound: RemoveDomain and SetPrimaryDomain for a domain the
+	// tenant does not have.
+	ErrDomainNotFound = errors.New("domain not found")
+	// ErrPrimaryDomain: RemoveDomain for the tenant's primary domain (make
+	// another one primary first).
+	ErrPrimaryDomain = errors.New("cannot remove the primary domain")
+	// ErrClonePublic: CloneTenant with the public tenant as the source.
+	ErrClonePublic = errors.New("cannot clone the public tenant")
+	// ErrCloneUnsupported: CloneTenant for a source schema holding objects
+	// that cloning cannot copy (views, functions, triggers, types); the
+	// error is a *CloneUnsupportedError that lists them.
+	ErrCloneUnsupported = errors.New("cannot clone these objects")
+	// ErrInvalidOption: an option given a bad argument (nil hook, empty
+	// idempotency key, ...).
+	ErrInvalidOption = errors.New("invalid option")
 )
+
+// PendingError is returned (wrapped) for a tenant whose asynchronous
+// provisioning has not finished: Tenant.State is StatePending.
+type PendingError struct {
+	Tenant *Tenant
+}
+
+func (e *PendingError) Error() string {
+	return fmt.Sprintf("tenant %q is being prepared", e.Tenant.Slug)
+}
+
+// Is makes errors.Is(err, ErrTenantPending) true.
+func (e *PendingError) Is(target error) bool { return target == ErrTenantPending }
+
+// DomainTakenError is returned by RestoreTenant when a live tenant now has
+// one of the deleted tenant's domains; nothing is restored.
+type DomainTakenError struct {
+	Domains []string
+}
+
+func (e *DomainTakenError) Error() string {
+	return fmt.Sprintf("domain exists: %s is now another tenant's", strings.Join(e.Domains, ", "))
+}
+
+// Is makes errors.Is(err, ErrDomainExists) true.
+func (e *DomainTakenError) Is(target error) bool { return target == ErrDomainExists }
+
+// CloneUnsupportedError lists the objects of a source schema that
+// CloneTenant cannot copy, as "kind name".
+type CloneUnsupportedError struct {
+	Objects []string
+}
+
+func (e *CloneUnsupportedError) Error() string {
+	return "cannot clone " + strings.Join(e.Objects, ", ")
+}
+
+// Is makes errors.Is(err, ErrCloneUnsupported) true.
+func (e *CloneUnsupportedError) Is(target error) bool { return target == ErrCloneUnsupported }
 
 // UnknownTypeError is returned by Provision for an unregistered type.
 type UnknownTypeError struct {

@@ -54,9 +54,11 @@ func (m *Manager) Resolve(ctx context.Context, host string) (*Tenant, error) {
 var errNotFoundCached = fmt.Errorf("tenancy: resolve: %w", ErrTenantNotFound)
 
 // lookupHost reads the live tenant of a normalised host from the database.
+// A pending tenant (ProvisionAsync) is not live: it returns a
+// *PendingError, which Resolve does not cache.
 func (m *Manager) lookupHost(ctx context.Context, h string) (*Tenant, error) {
 	var t Tenant
-	err := m.db.GetContext(ctx, &t, `SELECT `+tenantColumnsT+` FROM `+m.t.Domains+` d JOIN `+m.t.Tenants+` t ON t.id = d.tenant_id
+	err := m.db.GetContext(ctx, &t, `SELECT `+tenantColumnsT+`, `+m.primaryDomainCol()+` FROM `+m.t.Domains+` d JOIN `+m.t.Tenants+` t ON t.id = d.tenant_id
 		WHERE d.domain = $1 AND d.deleted_at IS NULL AND t.deleted_at IS NULL AND t.is_active`, h)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("tenancy: resolve %q: %w", h, ErrTenantNotFound)
@@ -64,7 +66,34 @@ func (m *Manager) lookupHost(ctx context.Context, h string) (*Tenant, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tenancy: resolve %q: %w", h, err)
 	}
+	if t.State == StatePending {
+		return nil, fmt.Errorf("tenancy: resolve %q: %w", h, &PendingError{Tenant: t.init()})
+	}
 	return t.init(), nil
+}
+
+// primaryDomainCol selects the live primary domain of the tenant aliased t.
+func (m *Manager) primaryDomainCol() string {
+	return `coalesce((SELECT p.domain FROM ` + m.t.Domains + ` p WHERE p.tenant_id = t.id AND p.is_primary AND p.deleted_at IS NULL), '') AS primary_domain`
+}
+
+// ResolveSlug returns the live tenant with slug, for resolution by path
+// prefix or header. Like Resolve, it returns ErrTenantNotFound for an
+// unknown, inactive or deleted tenant (or a malformed slug) and a
+// *PendingError (errors.Is ErrTenantPending) for a pending one. It does not
+// use Resolve's cache.
+func (m *Manager) ResolveSlug(ctx context.Context, slug string) (*Tenant, error) {
+	if ValidateSlug(slug) != nil {
+		return nil, fmt.Errorf("tenancy: resolve slug: %w", ErrTenantNotFound)
+	}
+	t, err := m.getWhere(ctx, `slug = $1 AND deleted_at IS NULL AND is_active`, slug)
+	if err != nil {
+		return nil, err
+	}
+	if t.State == StatePending {
+		return nil, fmt.Errorf("tenancy: resolve slug %q: %w", slug, &PendingError{Tenant: t})
+	}
+	return t, nil
 }
 
 // Get returns the tenant with id, live or deleted, or ErrTenantNotFound.
@@ -88,7 +117,7 @@ func (m *Manager) PublicTenant(ctx context.Context) (*Tenant, error) {
 
 func (m *Manager) getWhere(ctx context.Context, where string, arg any) (*Tenant, error) {
 	var t Tenant
-	err := m.db.GetContext(ctx, &t, `SELECT `+tenantColumns+` FROM `+m.t.Tenants+` WHERE `+where, arg)
+	err := m.db.GetContext(ctx, &t, `SELECT `+tenantColumnsT+`, `+m.primaryDomainCol()+` FROM `+m.t.Tenants+` t WHERE `+where, arg)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("tenancy: tenant %v: %w", arg, ErrTenantNotFound)
 	}

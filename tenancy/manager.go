@@ -52,6 +52,9 @@ type Manager struct {
 	negTTL    time.Duration
 	cache     *hostCache // nil when disabled
 	lookups   singleflight.Group
+
+	hooks []Hooks
+	async asyncConfig
 }
 
 // Option configures a Manager. Options report bad arguments through

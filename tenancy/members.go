@@ -23,7 +23,7 @@ func AsStaff() MemberOption { return func(f *permissions.Flags) { f.IsStaff = tr
 // AddUser makes an active user a member of a live tenant. It returns
 // ErrTenantNotFound, ErrUserNotFound, ErrUserInactive or ErrAlreadyMember.
 func (m *Manager) AddUser(ctx context.Context, tenantID, userID int64, opts ...MemberOption) error {
-	return m.inTx(ctx, func(tx *sqlx.Tx) error { return m.AddUserTx(ctx, tx, tenantID, userID, opts...) })
+	return m.inTxHooks(ctx, func(ctx context.Context, tx *sqlx.Tx) error { return m.AddUserTx(ctx, tx, tenantID, userID, opts...) })
 }
 
 // AddUserTx is AddUser inside the caller's transaction.
@@ -55,7 +55,10 @@ func (m *Manager) addMemberTx(ctx context.Context, tx *sqlx.Tx, t *Tenant, userI
 	if n, _ := res.RowsAffected(); n == 0 {
 		return ErrAlreadyMember
 	}
-	return m.perms.AddMemberTx(ctx, tx, t.Schema(), userID, f)
+	if err := m.perms.AddMemberTx(ctx, tx, t.Schema(), userID, f); err != nil {
+		return err
+	}
+	return m.hookMember(ctx, tx, t, userID, true)
 }
 
 func (m *Manager) removeMemberTx(ctx context.Context, tx *sqlx.Tx, t *Tenant, userID int64) error {
@@ -66,13 +69,16 @@ func (m *Manager) removeMemberTx(ctx context.Context, tx *sqlx.Tx, t *Tenant, us
 	if n, _ := res.RowsAffected(); n == 0 {
 		return ErrNotMember
 	}
-	return m.perms.RemoveMemberTx(ctx, tx, t.Schema(), userID)
+	if err := m.perms.RemoveMemberTx(ctx, tx, t.Schema(), userID); err != nil {
+		return err
+	}
+	return m.hookMember(ctx, tx, t, userID, false)
 }
 
 // RemoveUser takes a user out of a tenant, with its rights there. It
 // returns ErrTenantNotFound, ErrCannotRemoveOwner or ErrNotMember.
 func (m *Manager) RemoveUser(ctx context.Context, tenantID, userID int64) error {
-	return m.inTx(ctx, func(tx *sqlx.Tx) error { return m.RemoveUserTx(ctx, tx, tenantID, userID) })
+	return m.inTxHooks(ctx, func(ctx context.Context, tx *sqlx.Tx) error { return m.RemoveUserTx(ctx, tx, tenantID, userID) })
 }
 
 // RemoveUserTx is RemoveUser inside the caller's transaction.
@@ -94,7 +100,9 @@ func (m *Manager) RemoveUserTx(ctx context.Context, tx *sqlx.Tx, tenantID, userI
 // tenant (adding it as a member if needed). The old owner loses superuser
 // there, and leaves the tenant unless it is in one of its groups.
 func (m *Manager) TransferOwnership(ctx context.Context, tenantID, newOwnerID int64) error {
-	return m.inTx(ctx, func(tx *sqlx.Tx) error { return m.TransferOwnershipTx(ctx, tx, tenantID, newOwnerID) })
+	return m.inTxHooks(ctx, func(ctx context.Context, tx *sqlx.Tx) error {
+		return m.TransferOwnershipTx(ctx, tx, tenantID, newOwnerID)
+	})
 }
 
 // TransferOwnershipTx is TransferOwnership inside the caller's transaction.
@@ -197,6 +205,9 @@ func (m *Manager) lockLiveTenant(ctx context.Context, tx *sqlx.Tx, tenantID int6
 	}
 	if err != nil {
 		return nil, err
+	}
+	if t.State == StatePending {
+		return nil, &PendingError{Tenant: t.init()}
 	}
 	return t.init(), nil
 }

@@ -77,7 +77,7 @@ var coreDomainColumns = map[string]bool{"id": true, "domain": true, "tenant_id":
 func (m *Manager) Provision(ctx context.Context, name, slug string, ownerID int64, opts ...ProvisionOption) (*Tenant, *Domain, error) {
 	var t *Tenant
 	var d *Domain
-	err := m.inTx(ctx, func(tx *sqlx.Tx) error {
+	err := m.inTxHooks(ctx, func(ctx context.Context, tx *sqlx.Tx) error {
 		var err error
 		t, d, err = m.ProvisionTx(ctx, tx, name, slug, ownerID, opts...)
 		return err
@@ -171,6 +171,10 @@ func (m *Manager) ProvisionTx(ctx context.Context, tx *sqlx.Tx, name, slug strin
 	if _, err := tx.ExecContext(ctx, `SELECT set_config('search_path', $1, true)`, path); err != nil {
 		return fail(err)
 	}
+	t.PrimaryDomain = d.Domain
+	if err := m.hookProvisioned(ctx, tx, t); err != nil {
+		return fail(err)
+	}
 	return t, d, nil
 }
 
@@ -188,10 +192,10 @@ func (m *Manager) CreatePublicTenant(ctx context.Context, domain, ownerEmail str
 	}
 	var t *Tenant
 	var d *Domain
-	err = m.inTx(ctx, func(tx *sqlx.Tx) error {
+	err = m.inTxHooks(ctx, func(ctx context.Context, tx *sqlx.Tx) error {
 		owner, err := m.users.ByEmail(ctx, ownerEmail)
 		if errors.Is(err, users.ErrNotFound) {
-			owner, err = m.users.CreateUserTx(ctx, tx, ownerEmail, "", true)
+			owner, err = m.CreateUserTx(ctx, tx, ownerEmail, "", true)
 		}
 		if err != nil {
 			return err
@@ -208,6 +212,7 @@ func (m *Manager) CreatePublicTenant(ctx context.Context, domain, ownerEmail str
 		if d, err = m.insertDomain(ctx, tx, t.ID, host, true, nil, nil); err != nil {
 			return err
 		}
+		t.PrimaryDomain = d.Domain
 		return m.addMemberTx(ctx, tx, t, owner.ID, permissions.Flags{IsSuperuser: true, IsStaff: true})
 	})
 	if err != nil {
@@ -335,6 +340,15 @@ func uniqueViolation(err error) (string, bool) {
 	var pqErr *pq.Error
 	if errors.As(err, &pqErr) && pqErr.Code == "23505" {
 		return pqErr.Constraint, true
+	}
+	return "", false
+}
+
+// pqCode returns the SQLSTATE of a driver error.
+func pqCode(err error) (string, bool) {
+	var pqErr *pq.Error
+	if errors.As(err, &pqErr) {
+		return string(pqErr.Code), true
 	}
 	return "", false
 }

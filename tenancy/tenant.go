@@ -26,12 +26,19 @@ type Tenant struct {
 	CreatedAt  time.Time  `db:"created_at" json:"created_at"`
 	UpdatedAt  time.Time  `db:"updated_at" json:"updated_at"`
 	DeletedAt  *time.Time `db:"deleted_at" json:"deleted_at,omitempty"`
+	// State is StateReady, or StatePending / StateFailed for a tenant that
+	// ProvisionAsync created; StateReason says why provisioning failed.
+	State       string `db:"state" json:"state"`
+	StateReason string `db:"state_reason" json:"state_reason,omitempty"`
+	// PrimaryDomain is the tenant's live primary domain, filled by Resolve,
+	// ResolveSlug, Get, BySlug and PublicTenant ("" if it has none).
+	PrimaryDomain string `db:"primary_domain" json:"primary_domain,omitempty"`
 
 	schema sqlxschema.Schema
 }
 
-const tenantColumns = `id, slug, name, schema_name, type, owner_id, is_active, created_at, updated_at, deleted_at`
-const tenantColumnsT = `t.id, t.slug, t.name, t.schema_name, t.type, t.owner_id, t.is_active, t.created_at, t.updated_at, t.deleted_at`
+const tenantColumns = `id, slug, name, schema_name, type, owner_id, is_active, created_at, updated_at, deleted_at, state, state_reason`
+const tenantColumnsT = `t.id, t.slug, t.name, t.schema_name, t.type, t.owner_id, t.is_active, t.created_at, t.updated_at, t.deleted_at, t.state, t.state_reason`
 
 // Schema returns the tenant's validated schema; the zero Schema, which
 // every scoped operation refuses, if SchemaName is not valid.
@@ -46,8 +53,10 @@ func (t *Tenant) Schema() sqlxschema.Schema {
 // IsPublic reports whether t is the public tenant.
 func (t *Tenant) IsPublic() bool { return t.Type == PublicType }
 
-// IsLive reports whether t is active and not deleted.
-func (t *Tenant) IsLive() bool { return t.IsActive && t.DeletedAt == nil }
+// IsLive reports whether t is active, not deleted and ready (not pending).
+func (t *Tenant) IsLive() bool {
+	return t.IsActive && t.DeletedAt == nil && (t.State == StateReady || t.State == "")
+}
 
 // init caches the parsed schema; call it once after loading a row.
 func (t *Tenant) init() *Tenant {

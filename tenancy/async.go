@@ -1,0 +1,3 @@
+package tenancy
+
+type asyncConfig struct{}
