@@ -52,8 +52,8 @@ func isolationDB(t *testing.T, dsn string, wrap bool, opts ...sqlxschema.Connect
 
 type isolationStats struct {
 	ops, reads, leaks, errs atomic.Int64
-	leak                    sync.Once
-	first                   string
+	leak, errOnce           sync.Once
+	first, firstErr         string
 }
 
 func (s *isolationStats) check(t *testing.T, want, got string) {
@@ -89,7 +89,7 @@ func runIsolation(t *testing.T, db *sqlx.DB, ops int, pooler bool) {
 		}(uint64(w + 1))
 	}
 	wg.Wait()
-	t.Logf("%d operations, %d checked reads, %d tolerated errors (killed or cancelled connections)", ops, st.reads.Load(), st.errs.Load())
+	t.Logf("%d operations, %d checked reads, %d tolerated errors (killed or cancelled connections, injected statement errors; first: %s)", ops, st.reads.Load(), st.errs.Load(), st.firstErr)
 	if st.reads.Load() < int64(ops)/2 {
 		t.Fatalf("only %d reads checked for %d operations", st.reads.Load(), ops)
 	}
@@ -112,11 +112,16 @@ func isolationOp(t *testing.T, rng *rand.Rand, db *sqlx.DB, sdb *sqlxschema.DB, 
 	tolerate := func(err error) {
 		if err != nil {
 			st.errs.Add(1)
+			st.errOnce.Do(func() { st.firstErr = err.Error() })
 		}
 	}
 	op := rng.IntN(100)
-	if pooler && op >= 70 && op < 80 {
-		op = 0 // pinned connections keep session state: not behind a transaction pooler
+	if pooler && (op >= 70 && op < 80 || op >= 62 && op < 68) {
+		// Pinned connections keep session state: not behind a transaction
+		// pooler. Cancel requests crash PgBouncer 1.18 (Debian 12) when they
+		// race with killed server connections ("server in bad state: 11"),
+		// so they are left out there too.
+		op = 0
 	}
 	switch {
 	case op < 35: // plain scoped read
@@ -210,4 +215,31 @@ func TestIsolationAdversarial(t *testing.T) {
 			runIsolation(t, isolationDB(t, dsn, tc.wrap, tc.opts...), *isolationOps, false)
 		})
 	}
+}
+
+// TestIsolationBehindPgBouncer runs the adversarial test through PgBouncer
+// in transaction pooling mode, with transaction-scoped switching (DB.Tx):
+// the server connection under a client changes between transactions, and
+// no read may see another tenant.
+func TestIsolationBehindPgBouncer(t *testing.T) {
+	c := pgtest.Shared(t)
+	name, err := c.CreateDatabase(t.Context(), "bouncer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	isolationDB(t, c.DSN(name), false) // create the tenants directly
+	b, err := pgtest.StartPgBouncer(c, name, "transaction", 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Stop)
+	db := sqlx.MustOpen("postgres", b.DSN(name))
+	t.Cleanup(func() { db.Close() })
+	db.SetMaxOpenConns(8) // more clients than PgBouncer's 3 server connections
+	defer func() {
+		if t.Failed() {
+			t.Logf("pgbouncer log:\n%s", b.Log())
+		}
+	}()
+	runIsolation(t, db, *isolationOps, true)
 }
