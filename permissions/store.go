@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io/fs"
 	"regexp"
+	"slices"
+	"strings"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
@@ -34,8 +36,13 @@ func ValidCodename(perm string) bool { return len(perm) <= 200 && codenameRE.Mat
 
 // Permission is a registered permission of a tenant.
 type Permission struct {
+	// Codename is "app.action", e.g. "notes.add".
 	Codename string `db:"codename"`
-	Name     string `db:"name"`
+	// Name is a readable name, e.g. "Can add notes".
+	Name string `db:"name"`
+	// App is the app the permission belongs to: the part of Codename before
+	// the dot. Register derives it; it is read-only.
+	App string `db:"app"`
 }
 
 // Flags are a member's tenant-wide flags. A superuser of a tenant has
@@ -84,6 +91,16 @@ func New(db *sqlx.DB, opts ...Option) (*Store, error) {
 	return s, nil
 }
 
+// write runs fn in a transaction on the tenant in ctx, then makes the
+// request's memo (WithRequestCache) forget that tenant's rights.
+func (s *Store) write(ctx context.Context, fn func(*sqlx.Tx) error) error {
+	err := s.db.Tx(ctx, fn)
+	if sch, ok := sqlxschema.SchemaFromContext(ctx); ok {
+		forget(ctx, sch)
+	}
+	return err
+}
+
 func schemaOf(ctx context.Context) (sqlxschema.Schema, error) {
 	s, ok := sqlxschema.SchemaFromContext(ctx)
 	if !ok {
@@ -96,16 +113,16 @@ func schemaOf(ctx context.Context) (sqlxschema.Schema, error) {
 // for an active member who is the tenant's superuser, or holds perm
 // directly or through a group. A non-member, an inactive or deleted user,
 // or an invalid codename has none. Without a tenant in ctx it returns
-// ErrNoTenant.
+// ErrNoTenant. With WithRequestCache, repeated checks in one request cost
+// one query.
 func (s *Store) HasPerm(ctx context.Context, userID int64, perm string) (bool, error) {
 	return s.HasPerms(ctx, userID, perm)
 }
 
 // HasPerms reports whether the user has every one of perms (see HasPerm).
-// With no perms it reports membership alone.
+// With no perms it reports active membership alone.
 func (s *Store) HasPerms(ctx context.Context, userID int64, perms ...string) (bool, error) {
-	sch, err := schemaOf(ctx)
-	if err != nil {
+	if _, err := schemaOf(ctx); err != nil {
 		return false, err
 	}
 	for _, p := range perms {
@@ -113,37 +130,94 @@ func (s *Store) HasPerms(ctx context.Context, userID int64, perms ...string) (bo
 			return false, nil
 		}
 	}
-	// One row or none: the member's own row, if the user is an active
-	// member; then superuser, or every named permission held.
-	q := `SELECT EXISTS (SELECT 1
-		FROM ` + sch.Qualify("tenantkit_user_tenant_permissions") + ` utp
-		JOIN ` + s.t.Users + ` u ON u.id = utp.user_id AND u.is_active AND u.deleted_at IS NULL
-		WHERE utp.user_id = $1 AND (utp.is_superuser OR (
-			SELECT count(DISTINCT p.codename) FROM ` + sch.Qualify("tenantkit_permissions") + ` p
-			WHERE p.codename = ANY($2) AND (
-				EXISTS (SELECT 1 FROM ` + sch.Qualify("tenantkit_user_permissions") + ` up
-					WHERE up.user_id = $1 AND up.permission_id = p.id)
-				OR EXISTS (SELECT 1 FROM ` + sch.Qualify("tenantkit_user_groups") + ` ug
-					JOIN ` + sch.Qualify("tenantkit_group_permissions") + ` gp ON gp.group_id = ug.group_id
-					WHERE ug.user_id = $1 AND gp.permission_id = p.id))
-		) = cardinality($2::text[])))`
-	var ok bool
-	if err := s.raw.GetContext(ctx, &ok, q, userID, pq.Array(dedupe(perms))); err != nil {
+	r, err := s.rightsOf(ctx, userID)
+	if err != nil {
 		return false, fmt.Errorf("permissions: check %v: %w", perms, err)
 	}
-	return ok, nil
-}
-
-func dedupe(perms []string) []string {
-	seen := make(map[string]bool, len(perms))
-	out := make([]string, 0, len(perms)) // never nil: pq sends nil as NULL
+	if !r.member {
+		return false, nil
+	}
+	if r.superuser {
+		return true, nil
+	}
 	for _, p := range perms {
-		if !seen[p] {
-			seen[p] = true
-			out = append(out, p)
+		if !r.has(p) {
+			return false, nil
 		}
 	}
-	return out
+	return true, nil
+}
+
+// HasModulePerms reports whether the user holds any permission of app (the
+// part of codenames before the dot: "notes" for "notes.add") in the tenant
+// in ctx, as Django's has_module_perms: true for the tenant's superuser,
+// false for a non-member, an inactive user or an invalid app label.
+func (s *Store) HasModulePerms(ctx context.Context, userID int64, app string) (bool, error) {
+	if _, err := schemaOf(ctx); err != nil {
+		return false, err
+	}
+	if !validApp(app) {
+		return false, nil
+	}
+	r, err := s.rightsOf(ctx, userID)
+	if err != nil {
+		return false, fmt.Errorf("permissions: module perms %q: %w", app, err)
+	}
+	if !r.member {
+		return false, nil
+	}
+	if r.superuser {
+		return true, nil
+	}
+	prefix := app + "."
+	for _, p := range r.all() {
+		if strings.HasPrefix(p, prefix) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// AllPermissions returns the codenames the user holds in the tenant in ctx,
+// directly or through groups, sorted. A superuser gets every registered
+// one; a non-member or inactive user none.
+func (s *Store) AllPermissions(ctx context.Context, userID int64) ([]string, error) {
+	r, err := s.rightsOf(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	if r.superuser && r.member {
+		return slices.Clone(r.registered), nil
+	}
+	return r.all(), nil
+}
+
+// GroupPermissions returns the codenames the user holds through its groups
+// in the tenant in ctx, sorted. As in Django, a superuser gets every
+// registered one; a non-member or inactive user none.
+func (s *Store) GroupPermissions(ctx context.Context, userID int64) ([]string, error) {
+	r, err := s.rightsOf(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	if r.superuser && r.member {
+		return slices.Clone(r.registered), nil
+	}
+	return slices.Clone(r.viaGroups), nil
+}
+
+// UserPermissions returns the codenames granted to the user directly in
+// the tenant in ctx, sorted. As in Django, a superuser gets every
+// registered one; a non-member or inactive user none.
+func (s *Store) UserPermissions(ctx context.Context, userID int64) ([]string, error) {
+	r, err := s.rightsOf(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	if r.superuser && r.member {
+		return slices.Clone(r.registered), nil
+	}
+	return slices.Clone(r.direct), nil
 }
 
 // UserFlags returns the member's flags in the tenant in ctx, or ErrNotMember.
@@ -167,29 +241,6 @@ func (s *Store) UserFlags(ctx context.Context, userID int64) (Flags, error) {
 	return f, rows.Err()
 }
 
-// AllPermissions returns the codenames the user holds in the tenant in ctx,
-// directly or through groups, sorted. A superuser gets every registered one.
-func (s *Store) AllPermissions(ctx context.Context, userID int64) ([]string, error) {
-	sch, err := schemaOf(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	err = s.raw.SelectContext(ctx, &out, `SELECT p.codename FROM `+sch.Qualify("tenantkit_permissions")+` p
-		WHERE EXISTS (SELECT 1 FROM `+sch.Qualify("tenantkit_user_tenant_permissions")+` utp
-			JOIN `+s.t.Users+` u ON u.id = utp.user_id AND u.is_active AND u.deleted_at IS NULL
-			WHERE utp.user_id = $1 AND (utp.is_superuser
-				OR EXISTS (SELECT 1 FROM `+sch.Qualify("tenantkit_user_permissions")+` up WHERE up.user_id = $1 AND up.permission_id = p.id)
-				OR EXISTS (SELECT 1 FROM `+sch.Qualify("tenantkit_user_groups")+` ug
-					JOIN `+sch.Qualify("tenantkit_group_permissions")+` gp ON gp.group_id = ug.group_id
-					WHERE ug.user_id = $1 AND gp.permission_id = p.id)))
-		ORDER BY p.codename`, userID)
-	if err != nil {
-		return nil, fmt.Errorf("permissions: all permissions: %w", err)
-	}
-	return out, nil
-}
-
 // Register adds permissions to the tenant in ctx; one already registered
 // keeps its row and gets the new name.
 func (s *Store) Register(ctx context.Context, perms ...Permission) error {
@@ -198,7 +249,7 @@ func (s *Store) Register(ctx context.Context, perms ...Permission) error {
 			return fmt.Errorf("%w: %q", ErrInvalidPermission, p.Codename)
 		}
 	}
-	return s.db.Tx(ctx, func(tx *sqlx.Tx) error {
+	return s.write(ctx, func(tx *sqlx.Tx) error {
 		for _, p := range perms {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO tenantkit_permissions (codename, name) VALUES ($1, $2)
 				ON CONFLICT (codename) DO UPDATE SET name = excluded.name`, p.Codename, p.Name); err != nil {
@@ -209,11 +260,12 @@ func (s *Store) Register(ctx context.Context, perms ...Permission) error {
 	})
 }
 
-// Permissions lists the permissions registered in the tenant in ctx.
+// Permissions lists the permissions registered in the tenant in ctx, by
+// codename.
 func (s *Store) Permissions(ctx context.Context) ([]Permission, error) {
 	var out []Permission
 	err := s.db.Tx(ctx, func(tx *sqlx.Tx) error {
-		return tx.SelectContext(ctx, &out, `SELECT codename, name FROM tenantkit_permissions ORDER BY codename`)
+		return tx.SelectContext(ctx, &out, `SELECT codename, name, app FROM tenantkit_permissions ORDER BY codename`)
 	})
 	return out, err
 }
@@ -222,7 +274,7 @@ func (s *Store) Permissions(ctx context.Context) ([]Permission, error) {
 // ErrNotMember or ErrUnknownPermission; granting a held permission is not
 // an error.
 func (s *Store) Grant(ctx context.Context, userID int64, perms ...string) error {
-	return s.db.Tx(ctx, func(tx *sqlx.Tx) error {
+	return s.write(ctx, func(tx *sqlx.Tx) error {
 		if err := requireMember(ctx, tx, userID); err != nil {
 			return err
 		}
@@ -243,7 +295,7 @@ func (s *Store) Grant(ctx context.Context, userID int64, perms ...string) error 
 // Revoke takes perms held directly from the member in the tenant in ctx
 // (not those held through a group).
 func (s *Store) Revoke(ctx context.Context, userID int64, perms ...string) error {
-	return s.db.Tx(ctx, func(tx *sqlx.Tx) error {
+	return s.write(ctx, func(tx *sqlx.Tx) error {
 		_, err := tx.ExecContext(ctx, `DELETE FROM tenantkit_user_permissions up USING tenantkit_permissions p
 			WHERE up.permission_id = p.id AND up.user_id = $1 AND p.codename = ANY($2)`, userID, pq.Array(perms))
 		if err != nil {
@@ -255,7 +307,7 @@ func (s *Store) Revoke(ctx context.Context, userID int64, perms ...string) error
 
 // SetFlags sets the member's superuser and staff flags in the tenant in ctx.
 func (s *Store) SetFlags(ctx context.Context, userID int64, f Flags) error {
-	return s.db.Tx(ctx, func(tx *sqlx.Tx) error {
+	return s.write(ctx, func(tx *sqlx.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE tenantkit_user_tenant_permissions SET is_superuser = $2, is_staff = $3 WHERE user_id = $1`,
 			userID, f.IsSuperuser, f.IsStaff)
 		if err != nil {
@@ -271,7 +323,7 @@ func (s *Store) SetFlags(ctx context.Context, userID int64, f Flags) error {
 // CreateGroup creates a group holding perms in the tenant in ctx. It
 // returns ErrGroupExists or ErrUnknownPermission.
 func (s *Store) CreateGroup(ctx context.Context, name string, perms ...string) error {
-	return s.db.Tx(ctx, func(tx *sqlx.Tx) error {
+	return s.write(ctx, func(tx *sqlx.Tx) error {
 		var gid int64
 		err := tx.GetContext(ctx, &gid, `INSERT INTO tenantkit_groups (name) VALUES ($1) RETURNING id`, name)
 		var pqErr *pq.Error
@@ -296,7 +348,7 @@ func (s *Store) CreateGroup(ctx context.Context, name string, perms ...string) e
 
 // AddToGroup puts the member in the named group of the tenant in ctx.
 func (s *Store) AddToGroup(ctx context.Context, userID int64, group string) error {
-	return s.db.Tx(ctx, func(tx *sqlx.Tx) error {
+	return s.write(ctx, func(tx *sqlx.Tx) error {
 		if err := requireMember(ctx, tx, userID); err != nil {
 			return err
 		}
@@ -320,7 +372,7 @@ func (s *Store) AddToGroup(ctx context.Context, userID int64, group string) erro
 
 // RemoveFromGroup takes the member out of the named group.
 func (s *Store) RemoveFromGroup(ctx context.Context, userID int64, group string) error {
-	return s.db.Tx(ctx, func(tx *sqlx.Tx) error {
+	return s.write(ctx, func(tx *sqlx.Tx) error {
 		_, err := tx.ExecContext(ctx, `DELETE FROM tenantkit_user_groups ug USING tenantkit_groups g
 			WHERE ug.group_id = g.id AND ug.user_id = $1 AND g.name = $2`, userID, group)
 		return err
@@ -344,6 +396,7 @@ func (s *Store) AddMemberTx(ctx context.Context, ex sqlx.ExecerContext, sch sqlx
 	_, err := ex.ExecContext(ctx, `INSERT INTO `+sch.Qualify("tenantkit_user_tenant_permissions")+` (user_id, is_superuser, is_staff)
 		VALUES ($1, $2, $3) ON CONFLICT (user_id) DO UPDATE SET is_superuser = excluded.is_superuser, is_staff = excluded.is_staff`,
 		userID, f.IsSuperuser, f.IsStaff)
+	forget(ctx, sch)
 	if err != nil {
 		return fmt.Errorf("permissions: add member %d to %s: %w", userID, sch, err)
 	}
@@ -353,7 +406,9 @@ func (s *Store) AddMemberTx(ctx context.Context, ex sqlx.ExecerContext, sch sqlx
 // RemoveMemberTx deletes the member's row in schema sch, and with it its
 // groups and direct permissions there. tenancy calls it.
 func (s *Store) RemoveMemberTx(ctx context.Context, ex sqlx.ExecerContext, sch sqlxschema.Schema, userID int64) error {
-	if _, err := ex.ExecContext(ctx, `DELETE FROM `+sch.Qualify("tenantkit_user_tenant_permissions")+` WHERE user_id = $1`, userID); err != nil {
+	_, err := ex.ExecContext(ctx, `DELETE FROM `+sch.Qualify("tenantkit_user_tenant_permissions")+` WHERE user_id = $1`, userID)
+	forget(ctx, sch)
+	if err != nil {
 		return fmt.Errorf("permissions: remove member %d from %s: %w", userID, sch, err)
 	}
 	return nil
@@ -369,6 +424,7 @@ func (s *Store) GroupCountTx(ctx context.Context, ex sqlx.QueryerContext, sch sq
 // SetSuperuserTx sets only the superuser flag of a member in schema sch.
 func (s *Store) SetSuperuserTx(ctx context.Context, ex sqlx.ExecerContext, sch sqlxschema.Schema, userID int64, super bool) error {
 	_, err := ex.ExecContext(ctx, `UPDATE `+sch.Qualify("tenantkit_user_tenant_permissions")+` SET is_superuser = $2 WHERE user_id = $1`, userID, super)
+	forget(ctx, sch)
 	return err
 }
 
