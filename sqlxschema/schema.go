@@ -82,14 +82,39 @@ func QuoteIdent(name string) string {
 
 type schemaKey struct{}
 
+// Scope is a value that knows its schema, such as a *tenancy.Tenant.
+type Scope interface {
+	Schema() Schema
+}
+
 // WithSchema returns a copy of ctx that carries s as the schema for scoped
-// database work (DB.Tx, DB.Conn). tenancy.WithTenant calls it for you.
+// database work (DB.Tx, DB.Conn).
 func WithSchema(ctx context.Context, s Schema) context.Context {
 	return context.WithValue(ctx, schemaKey{}, s)
 }
 
-// SchemaFromContext returns the schema set by WithSchema, if any.
+// WithScope returns a copy of ctx that carries sc, whose schema scoped
+// database work uses. tenancy.WithTenant calls it with the tenant, so one
+// context value carries both.
+func WithScope(ctx context.Context, sc Scope) context.Context {
+	return context.WithValue(ctx, schemaKey{}, sc)
+}
+
+// ScopeFromContext returns the value set by WithScope, if any.
+func ScopeFromContext(ctx context.Context) (Scope, bool) {
+	sc, ok := ctx.Value(schemaKey{}).(Scope)
+	return sc, ok
+}
+
+// SchemaFromContext returns the schema set by WithSchema or WithScope, if
+// any.
 func SchemaFromContext(ctx context.Context) (Schema, bool) {
-	s, ok := ctx.Value(schemaKey{}).(Schema)
-	return s, ok && !s.IsZero()
+	var s Schema
+	switch v := ctx.Value(schemaKey{}).(type) {
+	case Schema:
+		s = v
+	case Scope:
+		s = v.Schema()
+	}
+	return s, !s.IsZero()
 }

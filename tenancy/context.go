@@ -6,8 +6,6 @@ import (
 	"github.com/tenantkit/tenantkit/sqlxschema"
 )
 
-type tenantKey struct{}
-
 // WithTenant returns a copy of ctx carrying tenant t, and t's schema for
 // sqlxschema and permissions. middleware.Tenant calls it for each request;
 // jobs and tools call it themselves. A nil t returns ctx unchanged.
@@ -15,12 +13,13 @@ func WithTenant(ctx context.Context, t *Tenant) context.Context {
 	if t == nil {
 		return ctx
 	}
-	ctx = context.WithValue(ctx, tenantKey{}, t)
-	return sqlxschema.WithSchema(ctx, t.Schema())
+	// One context value carries the tenant and, for sqlxschema, its schema.
+	return sqlxschema.WithScope(ctx, t)
 }
 
 // TenantFromContext returns the tenant set by WithTenant, if any.
 func TenantFromContext(ctx context.Context) (*Tenant, bool) {
-	t, ok := ctx.Value(tenantKey{}).(*Tenant)
+	sc, _ := sqlxschema.ScopeFromContext(ctx)
+	t, ok := sc.(*Tenant)
 	return t, ok && t != nil
 }
