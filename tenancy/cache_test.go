@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tenantkit/tenantkit/internal/pgtest"
 	"github.com/tenantkit/tenantkit/internal/testkit"
 	"github.com/tenantkit/tenantkit/tenancy"
 )
@@ -185,4 +186,65 @@ func waitUntil(t *testing.T, deadline time.Time, what string, ok func() bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// TestWatchFlushesAfterReconnecting: a change made while the listener's
+// connection is down is never notified; reconnecting must flush the cache.
+func TestWatchFlushesAfterReconnecting(t *testing.T) {
+	t.Parallel()
+	m, _, dsn := testkit.CountingManager(t, tenancy.WithResolveCache(100, time.Hour, time.Hour))
+	ctx := t.Context()
+	u, _ := m.Users().CreateUser(ctx, "alice@example.com", "pw", true)
+	acme, _, err := m.Provision(ctx, "Acme", "acme", u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wctx, stop := context.WithCancel(ctx)
+	defer stop()
+	go m.Watch(wctx, dsn)
+	admin, err := testkit.DBFromDSN(t, dsn).Connx(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	listener := func() (pid int) {
+		admin.GetContext(ctx, &pid, `SELECT coalesce(max(pid), 0) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN %'`)
+		return pid
+	}
+	waitFor(t, func() bool { return listener() != 0 })
+	if _, err := m.Resolve(ctx, "acme.example.com"); err != nil {
+		t.Fatal(err)
+	}
+	// Keep the listener out while the change happens.
+	var db string
+	admin.GetContext(ctx, &db, `SELECT current_database()`)
+	mustExec := func(q string, args ...any) {
+		t.Helper()
+		if _, err := admin.ExecContext(ctx, q, args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	other := testkit.DBFromDSN(t, pgtest.Shared(t).DSN("postgres")) // ALTER DATABASE runs elsewhere
+	if _, err := other.Exec(`ALTER DATABASE "` + db + `" ALLOW_CONNECTIONS false`); err != nil {
+		t.Fatal(err)
+	}
+	old := listener()
+	mustExec(`SELECT pg_terminate_backend($1)`, old)
+	waitFor(t, func() bool { // terminating is asynchronous
+		var n int
+		admin.GetContext(ctx, &n, `SELECT count(*) FROM pg_stat_activity WHERE pid = $1`, old)
+		return n == 0
+	})
+	mustExec(`UPDATE tenantkit_tenants SET is_active = false WHERE id = $1`, acme.ID)
+	if got, err := m.Resolve(ctx, "acme.example.com"); err != nil || got.ID != acme.ID {
+		t.Fatalf("the change reached the cache while the listener was down (%v): the test proves nothing", err)
+	}
+	if _, err := other.Exec(`ALTER DATABASE "` + db + `" ALLOW_CONNECTIONS true`); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { pid := listener(); return pid != 0 && pid != old })
+	waitUntil(t, time.Now().Add(2*time.Second), "the inactive tenant stops resolving after the reconnect", func() bool {
+		_, err := m.Resolve(ctx, "acme.example.com")
+		return errors.Is(err, tenancy.ErrTenantNotFound)
+	})
 }
