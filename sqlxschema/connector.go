@@ -2,6 +2,7 @@ package sqlxschema
 
 import (
 	"context"
+	"database/sql"
 	"database/sql/driver"
 	"sync/atomic"
 )
@@ -26,6 +27,7 @@ type Connector struct {
 	inner      driver.Connector
 	reuse      bool
 	statements atomic.Int64
+	txControl  atomic.Int64
 	resets     atomic.Int64
 	skips      atomic.Int64
 }
@@ -65,8 +67,15 @@ func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
 func (c *Connector) Driver() driver.Driver { return c.inner.Driver() }
 
 // Statements returns how many statements (queries, execs, prepares) went
-// through the connector's connections.
+// through the connector's connections. A BEGIN sent together with its SET
+// LOCAL counts as one statement.
 func (c *Connector) Statements() int64 { return c.statements.Load() }
+
+// TransactionControl returns how many BEGIN, COMMIT and ROLLBACK round
+// trips went through the connector's connections (a BEGIN sent with its
+// SET LOCAL is a statement instead). Statements plus TransactionControl is
+// the number of round trips, counting a parameterised lib/pq query as one.
+func (c *Connector) TransactionControl() int64 { return c.txControl.Load() }
 
 // Resets returns how many times the safety net reset a connection's path.
 func (c *Connector) Resets() int64 { return c.resets.Load() }
@@ -107,7 +116,10 @@ func (g *guardConn) note(query string) {
 // before runs ahead of every statement: a connection that was handed out
 // while dirty is reset first, unless the statement sets a path itself.
 func (g *guardConn) before(ctx context.Context, query string) error {
-	if !g.needReset {
+	if !g.needReset || g.inTx {
+		// Inside a transaction the path is settled: a plain BeginTx reset
+		// before BEGIN, and a combined BEGIN set its own with SET LOCAL,
+		// which a RESET here would undo.
 		return nil
 	}
 	if !g.inTx && len(query) > len(setPathPrefix) && query[:len(setPathPrefix)] == setPathPrefix {
@@ -161,9 +173,15 @@ func (g *guardConn) Begin() (driver.Tx, error) { //nolint:staticcheck // require
 }
 
 func (g *guardConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	if h, ok := ctx.Value(beginHintKey{}).(*beginHint); ok {
+		if tx, ok, err := g.beginWithPath(ctx, opts, h); ok {
+			return tx, err
+		}
+	}
 	if err := g.before(ctx, ""); err != nil {
 		return nil, err
 	}
+	g.c.txControl.Add(1)
 	var tx driver.Tx
 	var err error
 	if b, ok := g.inner.(driver.ConnBeginTx); ok {
@@ -249,6 +267,63 @@ func (g *guardConn) IsValid() bool {
 // Raw lets sqlx.Conn.Raw callers reach the driver's own connection.
 func (g *guardConn) Raw() driver.Conn { return g.inner }
 
+// beginHint asks BeginTx to set a transaction-local search_path in the
+// same round trip as BEGIN; done reports that it did.
+type beginHint struct {
+	path string
+	done bool
+}
+
+type beginHintKey struct{}
+
+// beginWithPath sends "BEGIN ...; SET LOCAL search_path TO ..." as one
+// simple query, saving a round trip per scoped transaction. It applies to
+// drivers whose connection is its own driver.Tx and tracks the transaction
+// from the server's replies (lib/pq); ok is false for others, which take
+// the ordinary path. The SET LOCAL overrides a pending lazy reset for the
+// transaction's length; the reset still happens before the next statement
+// after it.
+func (g *guardConn) beginWithPath(ctx context.Context, opts driver.TxOptions, h *beginHint) (driver.Tx, bool, error) {
+	txer, ok := g.inner.(driver.Tx)
+	e, ok2 := g.inner.(driver.ExecerContext)
+	mode, ok3 := beginMode(opts)
+	if !ok || !ok2 || !ok3 {
+		return nil, false, nil
+	}
+	g.c.statements.Add(1)
+	if _, err := e.ExecContext(ctx, "BEGIN"+mode+"; SET LOCAL search_path TO "+h.path, nil); err != nil {
+		_ = txer.Rollback() // whatever part of it ran; an error here means not in a transaction
+		return nil, true, err
+	}
+	h.done = true
+	g.inTx = true
+	return &guardTx{inner: txer, g: g}, true, nil
+}
+
+// beginMode renders opts as BEGIN's transaction modes.
+func beginMode(opts driver.TxOptions) (string, bool) {
+	var mode string
+	switch sql.IsolationLevel(opts.Isolation) {
+	case sql.LevelDefault:
+	case sql.LevelReadUncommitted:
+		mode = " ISOLATION LEVEL READ UNCOMMITTED"
+	case sql.LevelReadCommitted:
+		mode = " ISOLATION LEVEL READ COMMITTED"
+	case sql.LevelRepeatableRead:
+		mode = " ISOLATION LEVEL REPEATABLE READ"
+	case sql.LevelSerializable:
+		mode = " ISOLATION LEVEL SERIALIZABLE"
+	default:
+		return "", false
+	}
+	if opts.ReadOnly {
+		mode += " READ ONLY"
+	} else {
+		mode += " READ WRITE"
+	}
+	return mode, true
+}
+
 type guardTx struct {
 	inner driver.Tx
 	g     *guardConn
@@ -256,11 +331,13 @@ type guardTx struct {
 
 func (t *guardTx) Commit() error {
 	t.g.inTx = false
+	t.g.c.txControl.Add(1)
 	return t.inner.Commit()
 }
 
 func (t *guardTx) Rollback() error {
 	t.g.inTx = false
+	t.g.c.txControl.Add(1)
 	return t.inner.Rollback()
 }
 

@@ -50,7 +50,8 @@ func TestSafetyNetCostsNothingForTransactionScope(t *testing.T) {
 	db, c := guarded(t, 1)
 	sdb, _ := sqlxschema.New(db)
 	ctx := sqlxschema.WithSchema(context.Background(), sqlxschema.MustSchema("tenant_a"))
-	before := c.Statements()
+	trips := func() int64 { return c.Statements() + c.TransactionControl() }
+	before := trips()
 	for i := 0; i < 10; i++ {
 		err := sdb.Tx(ctx, func(tx *sqlx.Tx) error {
 			var owner string
@@ -63,10 +64,63 @@ func TestSafetyNetCostsNothingForTransactionScope(t *testing.T) {
 	if c.Resets() != 0 {
 		t.Fatalf("SET LOCAL triggered %d resets", c.Resets())
 	}
-	// BEGIN and COMMIT are not statements through the connector: SET LOCAL
-	// and the query are, two per transaction.
-	if n := c.Statements() - before; n != 20 {
-		t.Fatalf("10 scoped transactions sent %d statements, want 20", n)
+	// BEGIN and SET LOCAL travel together, then the query and COMMIT:
+	// three per transaction instead of four.
+	if n := trips() - before; n != 30 {
+		t.Fatalf("10 scoped transactions took %d round trips, want 30", n)
+	}
+	// A transaction the application begins itself, scoped with SetLocal,
+	// takes the four.
+	before = trips()
+	tx, err := db.Beginx()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sdb.SetLocal(context.Background(), tx, sqlxschema.MustSchema("tenant_a")); err != nil {
+		t.Fatal(err)
+	}
+	var owner string
+	if err := tx.Get(&owner, `SELECT owner FROM items`); err != nil || owner != "tenant_a" {
+		t.Fatalf("read %q, %v", owner, err)
+	}
+	tx.Commit()
+	if n := trips() - before; n != 4 {
+		t.Fatalf("an application transaction with SetLocal took %d round trips, want 4", n)
+	}
+}
+
+// TestCombinedBeginSurvivesAPendingReset: a connection left on another
+// path (pending a lazy reset) starts a scoped transaction; the reset must
+// not run inside it and undo its SET LOCAL.
+func TestCombinedBeginSurvivesAPendingReset(t *testing.T) {
+	db, c := guardedReuse(t) // pool of 1
+	sdb, _ := sqlxschema.New(db)
+	pinned, err := sdb.SchemaConn(context.Background(), sqlxschema.MustSchema("tenant_b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pinned.Close() // dirty, on tenant_b, reset pending
+	ctx := sqlxschema.WithSchema(context.Background(), sqlxschema.MustSchema("tenant_a"))
+	for i := 0; i < 3; i++ {
+		err := sdb.Tx(ctx, func(tx *sqlx.Tx) error {
+			var owner string
+			if err := tx.Get(&owner, `SELECT owner FROM items`); err != nil {
+				return err
+			}
+			if owner != "tenant_a" {
+				return fmt.Errorf("transaction for tenant_a read %s", owner)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if p := currentPath(t, db); p != `"$user", public` {
+		t.Fatalf("after the transactions the pool sees %q", p)
+	}
+	if c.Resets() != 1 {
+		t.Fatalf("resets = %d, want 1 (before the first plain statement)", c.Resets())
 	}
 }
 

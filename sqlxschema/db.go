@@ -101,7 +101,9 @@ func (d *DB) SchemaTx(ctx context.Context, s Schema, opts *sql.TxOptions, fn fun
 	if s.IsZero() {
 		return ErrNoSchema
 	}
-	tx, err := d.db.BeginTxx(ctx, opts)
+	// Through a Connector the SET LOCAL may travel with the BEGIN.
+	hint := &beginHint{path: d.SearchPath(s)}
+	tx, err := d.db.BeginTxx(context.WithValue(ctx, beginHintKey{}, hint), opts)
 	if err != nil {
 		return err
 	}
@@ -111,10 +113,12 @@ func (d *DB) SchemaTx(ctx context.Context, s Schema, opts *sql.TxOptions, fn fun
 			_ = tx.Rollback() // fn panicked
 		}
 	}()
-	if err := d.SetLocal(ctx, tx, s); err != nil {
-		done = true
-		_ = tx.Rollback()
-		return err
+	if !hint.done {
+		if err := d.SetLocal(ctx, tx, s); err != nil {
+			done = true
+			_ = tx.Rollback()
+			return err
+		}
 	}
 	if err := fn(tx); err != nil {
 		done = true
