@@ -13,11 +13,22 @@ import (
 	"github.com/tenantkit/tenantkit/tenancy"
 )
 
+// execResult is one tenant's part of exec's --json output.
+type execResult struct {
+	Tenant   string      `json:"tenant"`
+	Schema   string      `json:"schema"`
+	Columns  []string    `json:"columns,omitempty"`
+	Rows     [][]*string `json:"rows"`               // a query's rows, null for NULL; null for other statements
+	Affected *int64      `json:"affected,omitempty"` // for a statement without rows
+	Error    string      `json:"error,omitempty"`
+}
+
 func (c *cli) exec(ctx context.Context, cmd *command, args []string) error {
 	fs, g := c.flagSet(cmd)
 	stmt := fs.String("sql", "", "the SQL `statement`; unqualified names resolve in each tenant's schema")
 	parallel := fs.Int("parallel", 4, "run in at most `N` tenants at once")
 	slug := fs.String("tenant", "", "run only in the tenant with this `slug`")
+	typ := fs.String("type", "", "run only in tenants of this `type`")
 	if err := c.parse(cmd, fs, args, false); err != nil {
 		return err
 	}
@@ -32,7 +43,7 @@ func (c *cli) exec(ctx context.Context, cmd *command, args []string) error {
 		return err
 	}
 	defer closeDB()
-	tenants, err := liveTenants(ctx, mgr, *slug)
+	tenants, err := liveTenants(ctx, mgr, *slug, *typ)
 	if err != nil {
 		return err
 	}
@@ -40,11 +51,7 @@ func (c *cli) exec(ctx context.Context, cmd *command, args []string) error {
 	// Workers run the statement; this goroutine prints each tenant's
 	// output in tenant order as soon as it and those before it are done.
 	start := time.Now()
-	type outcome struct {
-		lines []string
-		err   error
-	}
-	outs := make([]outcome, len(tenants))
+	outs := make([]execResult, len(tenants))
 	done := make([]chan struct{}, len(tenants))
 	for i := range done {
 		done[i] = make(chan struct{})
@@ -55,37 +62,82 @@ func (c *cli) exec(ctx context.Context, cmd *command, args []string) error {
 			sem <- struct{}{}
 			go func() {
 				defer func() { <-sem; close(done[i]) }()
-				lines, err := execIn(ctx, mgr, &tenants[i], *stmt)
-				outs[i] = outcome{lines, err}
+				outs[i] = execIn(ctx, mgr, &tenants[i], *stmt)
 			}()
 		}
 	}()
 	failed := 0
 	for i := range tenants {
 		<-done[i]
-		for _, line := range outs[i].lines {
+		out := &outs[i]
+		if out.Error != "" {
+			failed++
+		}
+		if g.json {
+			continue
+		}
+		for _, line := range out.lines() {
 			fmt.Fprintln(c.stdout, line)
 		}
-		if err := outs[i].err; err != nil {
-			failed++
-			fmt.Fprintf(c.stderr, "tenantctl: exec in %s: %s\n", tenants[i].Slug, oneLine(err.Error()))
+		if out.Error != "" {
+			fmt.Fprintf(c.stderr, "tenantctl: exec in %s: %s\n", out.Tenant, out.Error)
+		}
+	}
+	if g.json {
+		if err := writeJSON(c.stdout, outs); err != nil {
+			return err
 		}
 	}
 	if failed > 0 {
 		return fmt.Errorf("exec: the statement failed in %d of %d tenants", failed, len(tenants))
 	}
-	fmt.Fprintf(c.stderr, "exec: ran in %d %s in %v\n",
-		len(tenants), plural(len(tenants), "tenant", "tenants"), time.Since(start).Round(time.Millisecond))
+	if !g.json {
+		fmt.Fprintf(c.stderr, "exec: ran in %d %s in %v\n",
+			len(tenants), plural(len(tenants), "tenant", "tenants"), time.Since(start).Round(time.Millisecond))
+	}
 	return nil
 }
 
+// lines renders r for people: "slug<TAB>N rows affected", or one
+// "slug<TAB>value<TAB>value..." line per row returned.
+func (r *execResult) lines() []string {
+	if r.Error != "" {
+		return nil
+	}
+	if r.Affected != nil {
+		return []string{fmt.Sprintf("%s\t%d %s affected", r.Tenant, *r.Affected, plural(*r.Affected, "row", "rows"))}
+	}
+	if len(r.Columns) == 0 { // such as WITH ... DELETE without RETURNING
+		return []string{r.Tenant + "\tok"}
+	}
+	var out []string
+	for _, row := range r.Rows {
+		var b strings.Builder
+		b.WriteString(r.Tenant)
+		for _, v := range row {
+			b.WriteByte('\t')
+			if v != nil {
+				b.WriteString(cellEscaper.Replace(*v))
+			} else {
+				b.WriteString("NULL")
+			}
+		}
+		out = append(out, b.String())
+	}
+	return out
+}
+
 // liveTenants returns the live tenants, without the public one (its
-// schema is the shared schema), or only the one with slug.
-func liveTenants(ctx context.Context, mgr *tenancy.Manager, slug string) ([]tenancy.Tenant, error) {
+// schema is the shared schema), or only the one with slug, or only
+// those of type typ.
+func liveTenants(ctx context.Context, mgr *tenancy.Manager, slug, typ string) ([]tenancy.Tenant, error) {
 	if slug != "" {
 		t, err := mgr.BySlug(ctx, slug)
 		if err != nil {
 			return nil, err
+		}
+		if typ != "" && t.Type != typ {
+			return nil, nil
 		}
 		return []tenancy.Tenant{*t}, nil
 	}
@@ -95,30 +147,25 @@ func liveTenants(ctx context.Context, mgr *tenancy.Manager, slug string) ([]tena
 	}
 	var out []tenancy.Tenant
 	for _, t := range all {
-		if t.IsLive() && !t.IsPublic() {
+		if t.IsLive() && !t.IsPublic() && (typ == "" || t.Type == typ) {
 			out = append(out, t)
 		}
 	}
 	return out, nil
 }
 
-// execIn runs stmt in tenant t's schema, in a transaction of its own, and
-// returns its output lines: "slug<TAB>N rows affected", or one
-// "slug<TAB>value<TAB>value..." line per row returned.
-func execIn(ctx context.Context, mgr *tenancy.Manager, t *tenancy.Tenant, stmt string) ([]string, error) {
-	var lines []string
+// execIn runs stmt in tenant t's schema, in a transaction of its own.
+func execIn(ctx context.Context, mgr *tenancy.Manager, t *tenancy.Tenant, stmt string) execResult {
+	out := execResult{Tenant: t.Slug, Schema: t.SchemaName}
 	err := mgr.DB().SchemaTx(ctx, t.Schema(), nil, func(tx *sqlx.Tx) error {
 		if !returnsRows(stmt) {
 			res, err := tx.ExecContext(ctx, stmt)
 			if err != nil {
 				return err
 			}
-			n, err := res.RowsAffected()
-			if err != nil {
-				lines = append(lines, t.Slug+"\tok")
-				return nil
+			if n, err := res.RowsAffected(); err == nil {
+				out.Affected = &n
 			}
-			lines = append(lines, fmt.Sprintf("%s\t%d %s affected", t.Slug, n, plural(n, "row", "rows")))
 			return nil
 		}
 		rows, err := tx.QueryContext(ctx, stmt)
@@ -126,15 +173,12 @@ func execIn(ctx context.Context, mgr *tenancy.Manager, t *tenancy.Tenant, stmt s
 			return err
 		}
 		defer rows.Close()
-		cols, err := rows.Columns()
-		if err != nil {
+		if out.Columns, err = rows.Columns(); err != nil {
 			return err
 		}
-		if len(cols) == 0 { // such as WITH ... DELETE without RETURNING
-			lines = append(lines, t.Slug+"\tok")
-		}
-		vals := make([]sql.NullString, len(cols))
-		ptrs := make([]any, len(cols))
+		out.Rows = [][]*string{}
+		vals := make([]sql.NullString, len(out.Columns))
+		ptrs := make([]any, len(out.Columns))
 		for i := range vals {
 			ptrs[i] = &vals[i]
 		}
@@ -142,21 +186,21 @@ func execIn(ctx context.Context, mgr *tenancy.Manager, t *tenancy.Tenant, stmt s
 			if err := rows.Scan(ptrs...); err != nil {
 				return err
 			}
-			var b strings.Builder
-			b.WriteString(t.Slug)
-			for _, v := range vals {
-				b.WriteByte('\t')
+			row := make([]*string, len(vals))
+			for i, v := range vals {
 				if v.Valid {
-					b.WriteString(cellEscaper.Replace(v.String))
-				} else {
-					b.WriteString("NULL")
+					s := v.String
+					row[i] = &s
 				}
 			}
-			lines = append(lines, b.String())
+			out.Rows = append(out.Rows, row)
 		}
 		return rows.Err()
 	})
-	return lines, err
+	if err != nil {
+		out = execResult{Tenant: t.Slug, Schema: t.SchemaName, Error: oneLine(err.Error())}
+	}
+	return out
 }
 
 // cellEscaper keeps a value on its line and in its column.

@@ -1,12 +1,13 @@
 // Tenantctl is the operator's tool for a tenantkit database: it migrates
-// the shared schema and every tenant schema, provisions and deletes
-// tenants, manages users and their memberships, and runs one SQL
-// statement in every tenant.
+// the shared schema and every tenant schema, provisions, deletes, restores,
+// purges and clones tenants, manages users and their memberships, and runs
+// one SQL statement in every tenant.
 //
 // # Usage
 //
 //	tenantctl <command> [flags] [arguments]
 //	tenantctl help [command]
+//	tenantctl <command> --help
 //
 // Commands:
 //
@@ -16,6 +17,9 @@
 //	create-public-tenant  create the public tenant on the shared schema
 //	provision             create a tenant with its schema and primary domain
 //	delete-tenant         delete a tenant softly (its schema and data stay)
+//	restore-tenant        bring a deleted tenant back
+//	purge-tenant          drop a deleted tenant's schema and rows for good
+//	clone-tenant          create a tenant as a copy of another
 //	delete-user           delete a user softly, and the tenants it owns
 //	add-user              make a user a member of a tenant
 //	remove-user           take a user out of a tenant
@@ -24,26 +28,35 @@
 //
 // Flags come after the command, and every command takes these:
 //
-//	--database DSN        lib/pq DSN or postgres:// URL (default $DATABASE_URL)
-//	--shared-schema NAME  schema of tenantkit's shared tables (default public)
-//	--base-domain DOMAIN  base of primary domains, slug.DOMAIN
-//	                      (default $TENANTKIT_BASE_DOMAIN, else localhost)
-//	--migrations DIR      folder of the default tenant type's migrations
+//	--database DSN            lib/pq DSN or postgres:// URL (default $DATABASE_URL)
+//	--shared-schema NAME      schema of tenantkit's shared tables (default public)
+//	--base-domain DOMAIN      base of primary domains, slug.DOMAIN
+//	                          (default $TENANTKIT_BASE_DOMAIN, else localhost)
+//	--migrations DIR          folder of the default tenant type's migrations
+//	--migrations-for TYPE=DIR folder of another tenant type's migrations (repeatable)
+//	--shared-migrations DIR   folder of the application's shared-schema migrations
+//	--json                    print JSON for scripts instead of lines for people
 //
 // For example:
 //
 //	tenantctl migrate --database "$DSN" --migrations ./migrations --parallel 8
+//	tenantctl migrate --plan --type premium --migrations-for premium=./premium
 //	tenantctl provision --name Acme --slug acme --owner alice@example.com
-//	tenantctl exec --sql "select count(*) from notes"
+//	tenantctl exec --sql "select count(*) from notes" --json
 //
-// Errors are printed as one line on standard error, prefixed "tenantctl: ".
+// On a terminal, migrate shows a progress bar on standard error (counts,
+// rate, time left); otherwise it prints a plain progress line every tenth
+// of the run. Errors are printed as one line on standard error, prefixed
+// "tenantctl: ", never a stack trace. See docs/migrations.md.
 //
 // # Exit codes
 //
-//	0  success
-//	1  the operation failed, in whole or in part (for example some
-//	   schemas failed to migrate, or a statement failed in some tenants)
-//	2  usage error: unknown command or flag, missing argument, no database
+//	0    success
+//	1    the operation failed, in whole or in part (for example some
+//	     schemas failed to migrate, or a statement failed in some tenants)
+//	2    usage error: unknown command or flag, missing argument, no database
+//	130  interrupted (SIGINT or SIGTERM): work already committed stays;
+//	     migrate resumes where it stopped when run again
 package main
 
 import (
@@ -52,10 +65,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 	_ "github.com/lib/pq" // the PostgreSQL driver
@@ -72,9 +87,10 @@ func main() {
 
 // Exit codes.
 const (
-	exitOK     = 0
-	exitFailed = 1
-	exitUsage  = 2
+	exitOK          = 0
+	exitFailed      = 1
+	exitUsage       = 2
+	exitInterrupted = 130 // as a shell reports a process ended by SIGINT
 )
 
 // run runs tenantctl with args (without the program name) and returns the
@@ -91,10 +107,13 @@ type cli struct {
 	stderr io.Writer
 	getenv func(string) string
 
-	// migrateBatch is how many schemas migrate hands to ApplyAll at once,
-	// between progress reports; 0 means a default that depends on
-	// --parallel. Tests set it.
-	migrateBatch int
+	// afterSchema, when set (tests), is called by migrate after each
+	// tenant schema's result, with the count done so far.
+	afterSchema func(done int)
+	// now is the clock of progress reports; nil means time.Now.
+	now func() time.Time
+	// args are the positional arguments parse found.
+	args []string
 }
 
 // command is one subcommand.
@@ -108,14 +127,20 @@ type command struct {
 
 // commands is the table of subcommands, in the order help lists them.
 var commands = []command{
-	{"migrate", "[--parallel N] [--tenant SLUG] [--plan] [--json]",
+	{"migrate", "[--parallel N] [--tenant SLUG] [--type TYPE] [--plan] [--fail-fast]",
 		"migrate the shared schema, then every tenant schema",
 		`Migrate the shared schema, then every tenant schema (deleted tenants
 included, so a restored tenant is up to date), N schemas at a time, each in
-its own transaction. Prints SCHEMA<TAB>applied N or SCHEMA<TAB>FAILED: ERROR
-per schema, then a summary; exits 1 if any schema failed. With --plan it
-applies nothing and lists the tenant migrations that would run.`, (*cli).migrate},
-	{"list-tenants", "[--all] [--json]",
+its own transaction under a per-schema advisory lock: two runs at once are
+safe, and an interrupted run resumes where it stopped. Prints
+SCHEMA<TAB>applied N or SCHEMA<TAB>FAILED: SET/FILE: ERROR per schema as it
+finishes, then a summary; progress goes to stderr (a bar on a terminal).
+By default it goes on past a failing schema and exits 1 at the end if any
+failed; --fail-fast starts no schema after the first failure. With --plan
+it applies nothing and lists what would run where, shared schema included.
+--json prints an array of per-schema results (status applied, up to date,
+failed or not started).`, (*cli).migrate},
+	{"list-tenants", "[--all] [--type TYPE]",
 		"list tenants",
 		`List the live tenants (with --all, deleted ones too): id, slug, name,
 schema, type, owner, state and primary domain.`, (*cli).listTenants},
@@ -137,7 +162,26 @@ Prints ID<TAB>SCHEMA<TAB>DOMAIN.`, (*cli).provision},
 		"delete a tenant softly (its schema and data stay)",
 		`Delete a tenant softly: it stops resolving, its domain names are free
 again, its members are removed and the public tenant's owner takes it
-over. Its schema and data stay.`, (*cli).deleteTenant},
+over. Its schema and data stay: restore-tenant brings it back.`, (*cli).deleteTenant},
+	{"restore-tenant", "--slug SLUG --owner EMAIL",
+		"bring a deleted tenant back",
+		`Bring a deleted tenant back with all its data: it is live again, owned
+by EMAIL (a superuser member), and its domains resolve to it again. Its
+former members do not come back. Fails, restoring nothing, if a live
+tenant has taken its slug or one of its domains. With several deleted
+tenants of one slug, the most recently deleted one is restored.`, (*cli).restoreTenant},
+	{"purge-tenant", "--slug SLUG --yes",
+		"drop a deleted tenant's schema and rows for good",
+		`Drop a deleted tenant's schema with all its data, and its rows, for
+good: there is no undo. The tenant must have been deleted first
+(delete-tenant), and --yes must be given. With several deleted tenants of
+one slug, the most recently deleted one is purged.`, (*cli).purgeTenant},
+	{"clone-tenant", "--from SLUG --name NAME --slug SLUG --owner EMAIL [--with-data] [--schema NAME]",
+		"create a tenant as a copy of another",
+		`Create a tenant of the source's type whose schema is a copy of the live
+tenant --from: tables, indexes, constraints and sequences, and with
+--with-data their rows too; its only member is its owner. All or nothing.
+Prints ID<TAB>SCHEMA<TAB>DOMAIN.`, (*cli).cloneTenant},
 	{"delete-user", "--email EMAIL",
 		"delete a user softly, and the tenants it owns",
 		`Delete a user softly: it is deactivated, removed from every tenant and
@@ -153,13 +197,15 @@ removed.`, (*cli).removeUser},
 		"give a member permissions in a tenant",
 		`Give a member of the tenant permissions, such as notes.add, directly.
 The permissions follow the flags.`, (*cli).grant},
-	{"exec", `--sql "STATEMENT" [--parallel N] [--tenant SLUG]`,
+	{"exec", `--sql "STATEMENT" [--parallel N] [--tenant SLUG] [--type TYPE]`,
 		"run one SQL statement in every live tenant",
 		`Run one SQL statement in every live tenant's schema (not the shared
 schema), N tenants at a time, each in its own transaction. Prints, in
 tenant order, SLUG<TAB>N rows affected, or for a statement that returns
 rows one SLUG<TAB>VALUE<TAB>... line per row (NULL for null; tabs and
-newlines escaped). Failures go to stderr, and exit 1.`, (*cli).exec},
+newlines escaped). Failures go to stderr, and exit 1. --json prints an
+array with each tenant's columns, rows (null for NULL), rows affected or
+error.`, (*cli).exec},
 }
 
 func lookup(name string) *command {
@@ -205,6 +251,9 @@ func (c *cli) run(ctx context.Context, args []string) int {
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 		return exitOK
+	case ctx.Err() != nil:
+		fmt.Fprintf(c.stderr, "tenantctl: interrupted: %s\n", oneLine(err.Error()))
+		return exitInterrupted
 	case errors.As(err, &uerr):
 		fmt.Fprintf(c.stderr, "tenantctl: %s: %s (see 'tenantctl help %s')\n", cmd.name, oneLine(uerr.msg), cmd.name)
 		return exitUsage
@@ -243,15 +292,20 @@ Commands:
 	}
 	fmt.Fprint(w, `
 Every command takes these flags, after the command name:
-  --database DSN        lib/pq DSN or postgres:// URL (default $DATABASE_URL)
-  --shared-schema NAME  schema of tenantkit's shared tables (default public)
-  --base-domain DOMAIN  base of primary domains (default $TENANTKIT_BASE_DOMAIN, else localhost)
-  --migrations DIR      folder of the default tenant type's migrations
+  --database DSN             lib/pq DSN or postgres:// URL (default $DATABASE_URL)
+  --shared-schema NAME       schema of tenantkit's shared tables (default public)
+  --base-domain DOMAIN       base of primary domains (default $TENANTKIT_BASE_DOMAIN, else localhost)
+  --migrations DIR           folder of the default tenant type's migrations
+  --migrations-for TYPE=DIR  folder of another tenant type's migrations (repeatable)
+  --shared-migrations DIR    folder of the application's shared-schema migrations
+  --json                     print JSON for scripts instead of lines for people
 
 Exit codes:
-  0  success
-  1  the operation failed, in whole or in part (e.g. some schemas failed to migrate)
-  2  usage error: unknown command or flag, missing argument, no database
+  0    success
+  1    the operation failed, in whole or in part (e.g. some schemas failed to migrate)
+  2    usage error: unknown command or flag, missing argument, no database
+  130  interrupted (SIGINT/SIGTERM); what finished stays committed, and
+       migrate resumes where it stopped when run again
 `)
 }
 
@@ -260,14 +314,40 @@ func (c *cli) commandUsage(cmd *command, fs *flag.FlagSet) {
 	fs.SetOutput(c.stdout)
 	fs.PrintDefaults()
 	fs.SetOutput(io.Discard)
+	fmt.Fprint(c.stdout, "\nExit codes: 0 success, 1 failed (in whole or in part), 2 usage error, 130 interrupted.\n")
 }
 
 // common are the flags every command takes.
 type common struct {
-	database     string
-	sharedSchema string
-	baseDomain   string
-	migrations   string
+	database         string
+	sharedSchema     string
+	baseDomain       string
+	migrations       string
+	typeMigrations   typeDirs
+	sharedMigrations string
+	json             bool
+}
+
+// typeDirs is the repeatable --migrations-for TYPE=DIR flag.
+type typeDirs []typeDir
+
+type typeDir struct{ typ, dir string }
+
+func (t *typeDirs) String() string {
+	var parts []string
+	for _, td := range *t {
+		parts = append(parts, td.typ+"="+td.dir)
+	}
+	return strings.Join(parts, ",")
+}
+
+func (t *typeDirs) Set(v string) error {
+	typ, dir, ok := strings.Cut(v, "=")
+	if !ok || typ == "" || dir == "" {
+		return fmt.Errorf("want TYPE=DIR, got %q", v)
+	}
+	*t = append(*t, typeDir{typ, dir})
+	return nil
 }
 
 // flagSet returns a FlagSet for cmd with the common flags added. It
@@ -281,25 +361,42 @@ func (c *cli) flagSet(cmd *command) (*flag.FlagSet, *common) {
 	fs.StringVar(&g.sharedSchema, "shared-schema", "public", "`schema` holding tenantkit's shared tables")
 	fs.StringVar(&g.baseDomain, "base-domain", "", "base `domain` of tenants' primary domains (default $TENANTKIT_BASE_DOMAIN, else localhost)")
 	fs.StringVar(&g.migrations, "migrations", "", "`dir`ectory of the default tenant type's migrations")
+	fs.Var(&g.typeMigrations, "migrations-for", "`TYPE=DIR`: directory of tenant type TYPE's migrations (repeatable)")
+	fs.StringVar(&g.sharedMigrations, "shared-migrations", "", "`dir`ectory of the application's shared-schema migrations")
+	fs.BoolVar(&g.json, "json", false, "print JSON for scripts instead of lines for people")
 	return fs, &g
 }
 
 // parse parses args into fs. It prints cmd's help and returns
 // flag.ErrHelp for -h/--help, and a usageError for a bad flag or an
-// unexpected argument (unless positional is set).
+// unexpected argument (unless positional is set). With positional, flags
+// may also follow the arguments (grant ... notes.add --json), and the
+// arguments are left in c.args ("--" ends the flags).
 func (c *cli) parse(cmd *command, fs *flag.FlagSet, args []string, positional bool) error {
-	err := fs.Parse(args)
-	if errors.Is(err, flag.ErrHelp) {
-		c.commandUsage(cmd, fs)
-		return err
+	c.args = nil
+	for {
+		err := fs.Parse(args)
+		if errors.Is(err, flag.ErrHelp) {
+			c.commandUsage(cmd, fs)
+			return err
+		}
+		if err != nil {
+			return usagef("%v", err)
+		}
+		if fs.NArg() == 0 {
+			return nil
+		}
+		if !positional {
+			return usagef("unexpected argument %q", fs.Arg(0))
+		}
+		rest := fs.Args()
+		if len(args) > len(rest) && args[len(args)-len(rest)-1] == "--" {
+			c.args = append(c.args, rest...) // after "--": no more flags
+			return nil
+		}
+		c.args = append(c.args, rest[0])
+		args = rest[1:]
 	}
-	if err != nil {
-		return usagef("%v", err)
-	}
-	if !positional && fs.NArg() > 0 {
-		return usagef("unexpected argument %q", fs.Arg(0))
-	}
-	return nil
 }
 
 // required returns a usageError naming the first empty flag.
@@ -330,11 +427,32 @@ func (c *cli) connect(ctx context.Context, g *common) (*tenancy.Manager, func(),
 		base = "localhost"
 	}
 	opts := []tenancy.Option{tenancy.WithSharedSchema(g.sharedSchema), tenancy.WithBaseDomain(base)}
-	if g.migrations != "" {
-		if fi, err := os.Stat(g.migrations); err != nil || !fi.IsDir() {
-			return nil, nil, usagef("--migrations %s: not a readable directory", g.migrations)
+	dirFS := func(flag, dir string) (fs.FS, error) {
+		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+			return nil, usagef("--%s %s: not a readable directory", flag, dir)
 		}
-		opts = append(opts, tenancy.WithTenantMigrations(os.DirFS(g.migrations)))
+		return os.DirFS(dir), nil
+	}
+	if g.migrations != "" {
+		fsys, err := dirFS("migrations", g.migrations)
+		if err != nil {
+			return nil, nil, err
+		}
+		opts = append(opts, tenancy.WithTenantMigrations(fsys))
+	}
+	for _, td := range g.typeMigrations {
+		fsys, err := dirFS("migrations-for", td.dir)
+		if err != nil {
+			return nil, nil, err
+		}
+		opts = append(opts, tenancy.WithTenantType(td.typ, fsys))
+	}
+	if g.sharedMigrations != "" {
+		fsys, err := dirFS("shared-migrations", g.sharedMigrations)
+		if err != nil {
+			return nil, nil, err
+		}
+		opts = append(opts, tenancy.WithSharedMigrations(fsys))
 	}
 	db, err := sqlx.Open("postgres", dsn)
 	if err != nil {
@@ -350,4 +468,16 @@ func (c *cli) connect(ctx context.Context, g *common) (*tenancy.Manager, func(),
 		return nil, nil, fmt.Errorf("connect to the database: %w", err)
 	}
 	return mgr, func() { db.Close() }, nil
+}
+
+// emit prints v as JSON with --json, else the human text (when not empty).
+func (c *cli) emit(g *common, v any, human string) error {
+	if g.json {
+		return writeJSON(c.stdout, v)
+	}
+	if human != "" {
+		_, err := io.WriteString(c.stdout, human)
+		return err
+	}
+	return nil
 }

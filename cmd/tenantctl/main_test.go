@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -47,14 +48,19 @@ func ok(t *testing.T, dsn string, args ...string) string {
 }
 
 // fails runs tenantctl, checks its exit code, and checks that stderr is
-// one "tenantctl: " line holding want.
+// one "tenantctl: " line holding want (besides progress lines).
 func fails(t *testing.T, dsn string, code int, want string, args ...string) result {
 	t.Helper()
 	r := tenantctl(t, dsn, "", args...)
 	if r.code != code {
 		t.Fatalf("tenantctl %s: exit %d, want %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), r.code, code, r.stdout, r.stderr)
 	}
-	lines := strings.Split(strings.TrimSuffix(r.stderr, "\n"), "\n")
+	var lines []string // without migrate's progress lines
+	for _, line := range strings.Split(strings.TrimSuffix(r.stderr, "\n"), "\n") {
+		if !strings.HasPrefix(line, "progress: ") {
+			lines = append(lines, line)
+		}
+	}
 	if len(lines) != 1 || !strings.HasPrefix(lines[0], "tenantctl: ") || !strings.Contains(lines[0], want) {
 		t.Fatalf("tenantctl %s: stderr %q, want one \"tenantctl: \" line holding %q", strings.Join(args, " "), r.stderr, want)
 	}
@@ -293,14 +299,16 @@ func TestFlow(t *testing.T) {
 			t.Errorf("plan %q lacks %q", plan, line)
 		}
 	}
-	if !strings.Contains(plan, "public\tup to date\n") || !strings.Contains(plan, "2 migrations pending in 2 of 3 tenant schemas") {
+	if !strings.Contains(plan, "public (shared)\tup to date\n") || !strings.Contains(plan, "public\tup to date\n") ||
+		!strings.Contains(plan, "0 migrations pending in the shared schema; 2 in 2 of 3 tenant schemas; nothing applied") {
 		t.Errorf("plan printed %q", plan)
 	}
 	var planned []planResult
 	if err := json.Unmarshal([]byte(ok(t, dsn, "migrate", "--plan", "--json", "--tenant", "globex", "--migrations", dir)), &planned); err != nil {
 		t.Fatal(err)
 	}
-	if len(planned) != 1 || planned[0].Tenant != "globex" || strings.Join(planned[0].Pending, ",") != "app.default/0002_add_column" {
+	if len(planned) != 2 || !planned[0].Shared || len(planned[0].Pending) != 0 ||
+		planned[1].Tenant != "globex" || planned[1].Type != "default" || strings.Join(planned[1].Pending, ",") != "app.default/0002_add_column" {
 		t.Errorf("plan --json --tenant globex = %+v", planned)
 	}
 	for _, slug := range []string{"acme", "globex"} {
@@ -314,7 +322,7 @@ func TestFlow(t *testing.T) {
 			t.Errorf("migrate printed %q, lacking %q", out, line)
 		}
 	}
-	if !strings.Contains(out, "migrated 3 schemas in ") || !strings.HasSuffix(out, "/s), 0 failed\n") {
+	if !strings.Contains(out, "migrated 3 of 3 tenant schemas in ") || !strings.HasSuffix(out, "/s): 2 migrations applied, 0 failed\n") {
 		t.Errorf("migrate summary: %q", out)
 	}
 	for _, slug := range []string{"acme", "globex"} {
@@ -322,7 +330,7 @@ func TestFlow(t *testing.T) {
 			t.Errorf("no column notes.pinned in %s after migrate", slug)
 		}
 	}
-	if got := ok(t, dsn, "migrate", "--plan", "--migrations", dir); !strings.Contains(got, "0 migrations pending in 0 of 3") {
+	if got := ok(t, dsn, "migrate", "--plan", "--migrations", dir); !strings.Contains(got, "; 0 in 0 of 3 tenant schemas") {
 		t.Errorf("plan after migrate: %q", got)
 	}
 
@@ -372,7 +380,7 @@ func TestMigrateFailureInOneTenant(t *testing.T) {
 	if !strings.Contains(r.stdout, failure) {
 		t.Errorf("migrate printed %q, lacking %q", r.stdout, failure)
 	}
-	if !strings.Contains(r.stdout, schemas["globex"]+"\tapplied 1\n") || !strings.HasSuffix(r.stdout, ", 1 failed\n") {
+	if !strings.Contains(r.stdout, schemas["globex"]+"\tapplied 1\n") || !strings.HasSuffix(r.stdout, ": 1 migration applied, 1 failed\n") {
 		t.Errorf("migrate printed %q", r.stdout)
 	}
 	if !hasColumn(t, db, schemas["globex"], "notes", "pinned") {
@@ -383,23 +391,27 @@ func TestMigrateFailureInOneTenant(t *testing.T) {
 		t.Errorf("acme's pinned column: %q, %v", typ, err)
 	}
 
-	// --json, in batches of one with progress on stderr
+	// --json, with plain progress lines on stderr (not a terminal)
 	var out, errOut bytes.Buffer
-	c := &cli{stdout: &out, stderr: &errOut, getenv: func(k string) string { return map[string]string{"DATABASE_URL": dsn}[k] }, migrateBatch: 1}
-	if code := c.run(context.Background(), []string{"migrate", "--json", "--migrations", dir}); code != 1 {
+	c := &cli{stdout: &out, stderr: &errOut, getenv: func(k string) string { return map[string]string{"DATABASE_URL": dsn}[k] }}
+	if code := c.run(context.Background(), []string{"migrate", "--json", "--migrations", dir, "--parallel", "1"}); code != 1 {
 		t.Fatalf("migrate --json: exit %d, stderr %s", code, errOut.String())
 	}
 	var results []migrateResult
 	if err := json.Unmarshal(out.Bytes(), &results); err != nil {
 		t.Fatalf("migrate --json printed %q: %v", out.String(), err)
 	}
-	if len(results) != 4 || !results[0].Shared || results[2].Tenant != "acme" || results[2].Error == "" || results[3].Tenant != "globex" || results[3].Error != "" {
+	if len(results) != 4 || !results[0].Shared || results[0].Status != statusUpToDate ||
+		results[2].Tenant != "acme" || results[2].Status != statusFailed || results[2].Error == "" ||
+		results[3].Tenant != "globex" || results[3].Error != "" || results[3].Status != statusUpToDate {
 		t.Errorf("migrate --json = %+v", results)
 	}
-	wantErr := "progress: 1/3 tenant schemas, 0 failed\nprogress: 2/3 tenant schemas, 1 failed\nprogress: 3/3 tenant schemas, 1 failed\n" +
-		"tenantctl: migrate: 1 of 3 tenant schemas failed\n"
-	if errOut.String() != wantErr {
-		t.Errorf("stderr %q, want %q", errOut.String(), wantErr)
+	wantErr := regexp.MustCompile(`^progress: 1/3 schemas \(33%\), 0 failed, [0-9.]+/s(, ETA \S+)?\n` +
+		`progress: 2/3 schemas \(66%\), 1 failed, [0-9.]+/s(, ETA \S+)?\n` +
+		`progress: 3/3 schemas \(100%\), 1 failed, [0-9.]+/s\n` +
+		`tenantctl: migrate: 1 of 3 tenant schemas failed\n$`)
+	if !wantErr.MatchString(errOut.String()) {
+		t.Errorf("stderr %q, want %v", errOut.String(), wantErr)
 	}
 
 	// --tenant migrates that tenant alone.
@@ -443,5 +455,13 @@ func TestProvisionErrors(t *testing.T) {
 func TestPlanBeforeFirstMigrate(t *testing.T) {
 	t.Parallel()
 	dsn := pgtest.NewDatabase(t)
-	fails(t, dsn, 1, "not migrated yet", "migrate", "--plan")
+	out := ok(t, dsn, "migrate", "--plan")
+	if !strings.Contains(out, "public (shared)\twould apply tenantkit.users/") || !strings.Contains(out, "public (shared)\twould apply tenantkit.tenancy/0001_tenancy") ||
+		!strings.Contains(out, "0 in 0 of 0 tenant schemas; nothing applied (the shared schema is not migrated yet, so there are no tenants)") {
+		t.Errorf("plan before the first migrate printed %q", out)
+	}
+	var n int
+	if err := openDB(t, dsn).Get(&n, `SELECT count(*) FROM pg_tables WHERE schemaname = 'public'`); err != nil || n != 0 {
+		t.Errorf("--plan created %d tables (%v)", n, err)
+	}
 }

@@ -7,19 +7,31 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
-	"github.com/jmoiron/sqlx"
+	"golang.org/x/term"
 
 	"github.com/tenantkit/tenantkit/sqlxschema"
 	"github.com/tenantkit/tenantkit/tenancy"
 )
 
-// migrateResult is one schema's line of migrate's output.
+// Statuses of a schema in migrate's results.
+const (
+	statusApplied    = "applied"
+	statusUpToDate   = "up to date"
+	statusFailed     = "failed"
+	statusNotStarted = "not started"
+)
+
+// migrateResult is one schema's part of migrate's output.
 type migrateResult struct {
 	Schema  string   `json:"schema"`
 	Tenant  string   `json:"tenant,omitempty"` // the slug; empty for the shared schema
+	Type    string   `json:"type,omitempty"`   // the tenant's type
 	Shared  bool     `json:"shared,omitempty"`
+	Status  string   `json:"status"`  // applied, up to date, failed or not started
 	Applied []string `json:"applied"` // "set/version"
 	Error   string   `json:"error,omitempty"`
 }
@@ -28,8 +40,9 @@ func (c *cli) migrate(ctx context.Context, cmd *command, args []string) error {
 	fs, g := c.flagSet(cmd)
 	parallel := fs.Int("parallel", 4, "migrate at most `N` tenant schemas at once")
 	slug := fs.String("tenant", "", "after the shared schema, migrate only the tenant with this `slug`")
-	plan := fs.Bool("plan", false, "list the tenant migrations that would run, and apply nothing")
-	asJSON := fs.Bool("json", false, "print a JSON array of per-schema results instead of lines")
+	typ := fs.String("type", "", "after the shared schema, migrate only tenants of this `type`")
+	plan := fs.Bool("plan", false, "list the migrations that would run where, and apply nothing")
+	failFast := fs.Bool("fail-fast", false, "start no tenant schema after one has failed (default: go on, report every failure)")
 	if err := c.parse(cmd, fs, args, false); err != nil {
 		return err
 	}
@@ -41,8 +54,12 @@ func (c *cli) migrate(ctx context.Context, cmd *command, args []string) error {
 		return err
 	}
 	defer closeDB()
+	if *typ != "" && !slices.Contains(mgr.Types(), *typ) {
+		return usagef("--type %s: not a tenant type tenantctl knows (%s); give its migrations with --migrations-for %s=DIR",
+			*typ, strings.Join(mgr.Types(), ", "), *typ)
+	}
 	if *plan {
-		return c.plan(ctx, mgr, *slug, *asJSON)
+		return c.plan(ctx, mgr, *slug, *typ, g.json)
 	}
 
 	start := time.Now()
@@ -50,70 +67,94 @@ func (c *cli) migrate(ctx context.Context, cmd *command, args []string) error {
 	if err != nil {
 		return err
 	}
-	results := []migrateResult{{Schema: mgr.SharedSchema().String(), Shared: true, Applied: nonNil(applied)}}
-	if !*asJSON {
-		fmt.Fprintf(c.stdout, "%s (shared)\tapplied %d\n", mgr.SharedSchema(), len(applied))
+	shared := migrateResult{Schema: mgr.SharedSchema().String(), Shared: true, Status: statusOf(applied), Applied: nonNil(applied)}
+	if !g.json {
+		fmt.Fprintf(c.stdout, "%s (shared)\tapplied %d\n", shared.Schema, len(applied))
 	}
-	targets, slugs, err := tenantTargets(ctx, mgr, *slug)
+	targets, info, err := tenantTargets(ctx, mgr, *slug, *typ)
 	if err != nil {
 		return err
 	}
 
-	// ApplyAll reports when a whole call is done, so long runs go in
-	// batches, with a progress report after each.
-	batch := c.migrateBatch
-	if batch < 1 {
-		batch = max(64, *parallel*8)
-	}
-	migrator := sqlxschema.NewMigrator(mgr.DB())
-	progress := c.progress(len(targets) > batch, *asJSON)
-	failed := 0
-	for i := 0; i < len(targets); i += batch {
-		part := targets[i:min(i+batch, len(targets))]
-		rs, _ := migrator.ApplyAll(ctx, part, *parallel) // failures are in rs
-		for _, r := range rs {
-			res := migrateResult{Schema: r.Schema.String(), Tenant: slugs[r.Schema.String()], Applied: nonNil(r.Applied)}
+	results := make([]migrateResult, len(targets))
+	prog := c.newProgress("migrating", len(targets))
+	done, failed, notStarted, files := 0, 0, 0, 0
+	opts := []sqlxschema.RunOption{sqlxschema.Workers(*parallel), sqlxschema.OnResult(func(i int, r sqlxschema.Result) {
+		ti := info[r.Schema.String()]
+		res := migrateResult{Schema: r.Schema.String(), Tenant: ti.slug, Type: ti.typ, Status: statusOf(r.Applied), Applied: nonNil(r.Applied)}
+		switch {
+		case errors.Is(r.Err, sqlxschema.ErrNotRun):
+			res.Status, res.Error = statusNotStarted, describe(r.Err)
+			notStarted++
+		case r.Err != nil:
+			res.Status, res.Error = statusFailed, describe(r.Err)
+			failed++
+			done++
+		default:
+			done++
+			files += len(r.Applied)
+		}
+		results[i] = res
+		if !g.json && res.Status != statusNotStarted {
 			if r.Err != nil {
-				failed++
-				res.Error = describe(r.Err)
-			}
-			results = append(results, res)
-			if *asJSON {
-				continue
-			}
-			if r.Err != nil {
-				fmt.Fprintf(c.stdout, "%s\tFAILED: %s\n", res.Schema, res.Error)
+				prog.println(c.stdout, fmt.Sprintf("%s\tFAILED: %s", res.Schema, res.Error))
 			} else {
-				fmt.Fprintf(c.stdout, "%s\tapplied %d\n", res.Schema, len(res.Applied))
+				prog.println(c.stdout, fmt.Sprintf("%s\tapplied %d", res.Schema, len(res.Applied)))
 			}
 		}
-		progress(i+len(part), len(targets), failed)
-		if ctx.Err() != nil {
-			return fmt.Errorf("migrate: interrupted after %d of %d tenant schemas: %w", i+len(part), len(targets), ctx.Err())
+		prog.update(done+notStarted, failed)
+		if c.afterSchema != nil {
+			c.afterSchema(done)
 		}
+	})}
+	if *failFast {
+		opts = append(opts, sqlxschema.StopOnFailure())
 	}
+	if _, err := sqlxschema.NewMigrator(mgr.DB()).Run(ctx, targets, opts...); err != nil && failed+notStarted == 0 {
+		return err // not a schema's failure: a bad option, say
+	}
+	prog.finish()
 	elapsed := time.Since(start)
 
-	if *asJSON {
-		if err := writeJSON(c.stdout, results); err != nil {
+	if g.json {
+		if err := writeJSON(c.stdout, append([]migrateResult{shared}, results...)); err != nil {
 			return err
 		}
 	} else {
-		rate := float64(len(targets)) / max(elapsed.Seconds(), 1e-6)
-		n := len(targets) - failed
-		fmt.Fprintf(c.stdout, "migrated %d %s in %v (%.1f/s), %d failed\n",
-			n, plural(n, "schema", "schemas"), elapsed.Round(time.Millisecond), rate, failed)
+		rate := float64(done) / max(elapsed.Seconds(), 1e-6)
+		fmt.Fprintf(c.stdout, "migrated %d of %d tenant %s in %v (%.1f/s): %d %s applied, %d failed",
+			done-failed, len(targets), plural(len(targets), "schema", "schemas"), elapsed.Round(time.Millisecond), rate,
+			files, plural(files, "migration", "migrations"), failed)
+		if notStarted > 0 {
+			fmt.Fprintf(c.stdout, ", %d not started", notStarted)
+		}
+		fmt.Fprintln(c.stdout)
 	}
-	if failed > 0 {
+	switch {
+	case ctx.Err() != nil:
+		return fmt.Errorf("migrate: stopped after %d of %d tenant schemas (%d failed); run again to resume: %w", done, len(targets), failed, ctx.Err())
+	case failed > 0 && notStarted > 0:
+		return fmt.Errorf("migrate: %d of %d tenant schemas failed, %d not started (--fail-fast)", failed, len(targets), notStarted)
+	case failed > 0:
 		return fmt.Errorf("migrate: %d of %d tenant schemas failed", failed, len(targets))
 	}
 	return nil
 }
 
+func statusOf(applied []string) string {
+	if len(applied) == 0 {
+		return statusUpToDate
+	}
+	return statusApplied
+}
+
+// tenantInfo is what migrate shows about a schema's tenant.
+type tenantInfo struct{ slug, typ string }
+
 // tenantTargets returns the migration targets of every tenant schema
 // (deleted tenants included), or only the live tenant slug's if slug is
-// set, and each schema's tenant slug.
-func tenantTargets(ctx context.Context, mgr *tenancy.Manager, slug string) ([]sqlxschema.Target, map[string]string, error) {
+// set, or only tenants of type typ if typ is set, and each schema's tenant.
+func tenantTargets(ctx context.Context, mgr *tenancy.Manager, slug, typ string) ([]sqlxschema.Target, map[string]tenantInfo, error) {
 	targets, err := mgr.Targets(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -122,126 +163,106 @@ func tenantTargets(ctx context.Context, mgr *tenancy.Manager, slug string) ([]sq
 	if err != nil {
 		return nil, nil, err
 	}
-	slugs := make(map[string]string, len(tenants))
+	info := make(map[string]tenantInfo, len(tenants))
 	for _, t := range tenants {
-		slugs[t.SchemaName] = t.Slug
+		info[t.SchemaName] = tenantInfo{t.Slug, t.Type}
 	}
-	if slug == "" {
-		return targets, slugs, nil
+	want := ""
+	if slug != "" {
+		t, err := mgr.BySlug(ctx, slug)
+		if err != nil {
+			return nil, nil, err
+		}
+		want = t.SchemaName
 	}
-	t, err := mgr.BySlug(ctx, slug)
-	if err != nil {
-		return nil, nil, err
-	}
+	out := targets[:0]
 	for _, tg := range targets {
-		if tg.Schema == t.Schema() {
-			return []sqlxschema.Target{tg}, slugs, nil
+		name := tg.Schema.String()
+		if (want == "" || name == want) && (typ == "" || info[name].typ == typ) {
+			out = append(out, tg)
 		}
 	}
-	return nil, nil, fmt.Errorf("migrate: tenant %q: schema %s not found among the migration targets", slug, t.SchemaName)
+	if want != "" && len(out) == 0 && typ == "" {
+		return nil, nil, fmt.Errorf("migrate: tenant %q: schema %s not found among the migration targets", slug, want)
+	}
+	return out, info, nil
 }
 
 // planResult is one schema's part of migrate --plan.
 type planResult struct {
 	Schema  string   `json:"schema"`
 	Tenant  string   `json:"tenant,omitempty"`
+	Type    string   `json:"type,omitempty"`
+	Shared  bool     `json:"shared,omitempty"`
 	Pending []string `json:"pending"` // "set/version", in the order they would run
 	Edited  []string `json:"edited,omitempty"`
 }
 
-// plan prints, for each tenant schema, the migrations that migrate would
-// apply, from each set's files and the schema's bookkeeping table. It
-// changes nothing.
-func (c *cli) plan(ctx context.Context, mgr *tenancy.Manager, slug string, asJSON bool) error {
+// plan prints, for the shared schema and each tenant schema, the
+// migrations that migrate would apply, from each set's files and the
+// schema's bookkeeping table. It changes nothing.
+func (c *cli) plan(ctx context.Context, mgr *tenancy.Manager, slug, typ string, asJSON bool) error {
 	db := mgr.DB().Unwrap()
+	migrator := sqlxschema.NewMigrator(mgr.DB())
+	st := mgr.SharedTarget()
+	pending, edited, err := migrator.Pending(ctx, db, st.Schema, st.Sets...)
+	if err != nil {
+		return fmt.Errorf("migrate --plan: %w", err)
+	}
+	shared := planResult{Schema: st.Schema.String(), Shared: true, Pending: nonNil(pending), Edited: edited}
+	results := []planResult{shared}
 	var ready bool
 	if err := db.GetContext(ctx, &ready, `SELECT to_regclass($1) IS NOT NULL`, mgr.SharedSchema().Qualify("tenantkit_tenants")); err != nil {
 		return err
 	}
-	if !ready {
-		return fmt.Errorf("migrate --plan: the shared schema %s is not migrated yet, so there are no tenants to plan: run 'tenantctl migrate'", mgr.SharedSchema())
-	}
-	targets, slugs, err := tenantTargets(ctx, mgr, slug)
-	if err != nil {
-		return err
-	}
-	loaded := map[string][]sqlxschema.Migration{} // by set name
-	var results []planResult
-	pending, behind := 0, 0
-	for _, tg := range targets {
-		done, err := appliedVersions(ctx, db, tg.Schema)
+	var tenants []planResult
+	if ready {
+		targets, info, err := tenantTargets(ctx, mgr, slug, typ)
 		if err != nil {
-			return fmt.Errorf("migrate --plan: read the bookkeeping of schema %s: %w", tg.Schema, err)
+			return err
 		}
-		res := planResult{Schema: tg.Schema.String(), Tenant: slugs[tg.Schema.String()], Pending: []string{}}
-		for _, set := range tg.Sets {
-			migs, ok := loaded[set.Name]
-			if !ok {
-				if migs, err = set.Load(); err != nil {
-					return err
-				}
-				loaded[set.Name] = migs
+		for _, tg := range targets {
+			pending, edited, err := migrator.Pending(ctx, db, tg.Schema, tg.Sets...)
+			if err != nil {
+				return fmt.Errorf("migrate --plan: %w", err)
 			}
-			for _, m := range migs {
-				key := set.Name + "/" + m.Version
-				sum, ok := done[key]
-				switch {
-				case !ok:
-					res.Pending = append(res.Pending, key)
-				case sum != m.Checksum:
-					res.Edited = append(res.Edited, key)
-				}
-			}
+			ti := info[tg.Schema.String()]
+			tenants = append(tenants, planResult{Schema: tg.Schema.String(), Tenant: ti.slug, Type: ti.typ, Pending: nonNil(pending), Edited: edited})
 		}
-		pending += len(res.Pending)
-		if len(res.Pending) > 0 {
-			behind++
-		}
-		results = append(results, res)
 	}
+	results = append(results, tenants...)
 	if asJSON {
-		return writeJSON(c.stdout, nonNil(results))
+		return writeJSON(c.stdout, results)
 	}
 	for _, r := range results {
+		name := r.Schema
+		if r.Shared {
+			name += " (shared)"
+		}
 		if len(r.Pending)+len(r.Edited) == 0 {
-			fmt.Fprintf(c.stdout, "%s\tup to date\n", r.Schema)
+			fmt.Fprintf(c.stdout, "%s\tup to date\n", name)
 		}
 		for _, key := range r.Pending {
-			fmt.Fprintf(c.stdout, "%s\twould apply %s\n", r.Schema, key)
+			fmt.Fprintf(c.stdout, "%s\twould apply %s\n", name, key)
 		}
 		for _, key := range r.Edited {
-			fmt.Fprintf(c.stdout, "%s\tEDITED %s: the file changed after it was applied; migrate will refuse this schema\n", r.Schema, key)
+			fmt.Fprintf(c.stdout, "%s\tEDITED %s: the file changed after it was applied; migrate will refuse this schema\n", name, key)
 		}
 	}
-	fmt.Fprintf(c.stdout, "%d %s pending in %d of %d tenant schemas; nothing applied (the shared schema is not planned)\n",
-		pending, plural(pending, "migration", "migrations"), behind, len(targets))
+	n, behind := 0, 0
+	for _, r := range tenants {
+		n += len(r.Pending)
+		if len(r.Pending) > 0 {
+			behind++
+		}
+	}
+	fmt.Fprintf(c.stdout, "%d %s pending in the shared schema; %d in %d of %d tenant schemas; nothing applied",
+		len(shared.Pending), plural(len(shared.Pending), "migration", "migrations"), n, behind, len(tenants))
+	if !ready {
+		fmt.Fprint(c.stdout, " (the shared schema is not migrated yet, so there are no tenants)")
+	}
+	fmt.Fprintln(c.stdout)
 	return nil
-}
-
-// appliedVersions returns the checksum of each migration recorded in
-// schema s, by "set/version"; none when s has no bookkeeping table yet.
-func appliedVersions(ctx context.Context, db sqlx.QueryerContext, s sqlxschema.Schema) (map[string]string, error) {
-	table := s.Qualify(sqlxschema.MigrationsTable)
-	var exists bool
-	if err := sqlx.GetContext(ctx, db, &exists, `SELECT to_regclass($1) IS NOT NULL`, table); err != nil {
-		return nil, err
-	}
-	if !exists {
-		return nil, nil
-	}
-	var rows []struct {
-		Set      string `db:"set_name"`
-		Version  string `db:"version"`
-		Checksum string `db:"checksum"`
-	}
-	if err := sqlx.SelectContext(ctx, db, &rows, `SELECT set_name, version, checksum FROM `+table); err != nil {
-		return nil, err
-	}
-	out := make(map[string]string, len(rows))
-	for _, r := range rows {
-		out[r.Set+"/"+r.Version] = r.Checksum
-	}
-	return out, nil
 }
 
 // describe shortens a migration error for a line that already names the
@@ -261,34 +282,11 @@ func describe(err error) string {
 	return where + ": " + oneLine(me.Err.Error())
 }
 
-// progress returns a function that reports done of total tenant schemas
-// on stderr: a line rewritten in place on a terminal (unless the result
-// lines go to that terminal too), plain lines otherwise. With enabled
-// false it reports nothing.
-func (c *cli) progress(enabled, asJSON bool) func(done, total, failed int) {
-	if !enabled {
-		return func(int, int, int) {}
-	}
-	tty := isTerminal(c.stderr) && (asJSON || !isTerminal(c.stdout))
-	return func(done, total, failed int) {
-		if tty {
-			fmt.Fprintf(c.stderr, "\rmigrating: %d/%d schemas, %d failed", done, total, failed)
-			if done == total {
-				fmt.Fprintln(c.stderr)
-			}
-			return
-		}
-		fmt.Fprintf(c.stderr, "progress: %d/%d tenant schemas, %d failed\n", done, total, failed)
-	}
-}
-
+// isTerminal reports whether w is a terminal (not a file, pipe or
+// /dev/null).
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 func writeJSON(w io.Writer, v any) error {

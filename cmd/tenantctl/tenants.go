@@ -24,7 +24,7 @@ type tenantRow struct {
 func (c *cli) listTenants(ctx context.Context, cmd *command, args []string) error {
 	fs, g := c.flagSet(cmd)
 	all := fs.Bool("all", false, "include deleted tenants")
-	asJSON := fs.Bool("json", false, "print a JSON array")
+	typ := fs.String("type", "", "list only tenants of this `type`")
 	if err := c.parse(cmd, fs, args, false); err != nil {
 		return err
 	}
@@ -40,7 +40,7 @@ func (c *cli) listTenants(ctx context.Context, cmd *command, args []string) erro
 	owners := map[int64]string{}
 	rows := []tenantRow{}
 	for _, t := range tenants {
-		if !*all && t.DeletedAt != nil {
+		if (!*all && t.DeletedAt != nil) || (*typ != "" && t.Type != *typ) {
 			continue
 		}
 		row := tenantRow{ID: t.ID, Slug: t.Slug, Name: t.Name, Schema: t.SchemaName, Type: t.Type, OwnerID: t.OwnerID, State: "live"}
@@ -68,7 +68,7 @@ func (c *cli) listTenants(ctx context.Context, cmd *command, args []string) erro
 		}
 		rows = append(rows, row)
 	}
-	if *asJSON {
+	if g.json {
 		return writeJSON(c.stdout, rows)
 	}
 	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
@@ -105,8 +105,7 @@ func (c *cli) createPublicTenant(ctx context.Context, cmd *command, args []strin
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.stdout, "%d\t%s\t%s\n", t.ID, t.SchemaName, d.Domain)
-	return nil
+	return c.emitTenant(g, t, d)
 }
 
 func (c *cli) provision(ctx context.Context, cmd *command, args []string) error {
@@ -139,8 +138,7 @@ func (c *cli) provision(ctx context.Context, cmd *command, args []string) error 
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.stdout, "%d\t%s\t%s\n", t.ID, t.SchemaName, d.Domain)
-	return nil
+	return c.emitTenant(g, t, d)
 }
 
 func (c *cli) deleteTenant(ctx context.Context, cmd *command, args []string) error {
@@ -164,6 +162,22 @@ func (c *cli) deleteTenant(ctx context.Context, cmd *command, args []string) err
 	if err := mgr.DeleteTenant(ctx, t.ID); err != nil {
 		return err
 	}
-	fmt.Fprintf(c.stdout, "deleted tenant %s (id %d); its schema %s and data are kept\n", t.Slug, t.ID, t.SchemaName)
-	return nil
+	return c.emit(g, lifecycleResult{ID: t.ID, Slug: t.Slug, Schema: t.SchemaName, Action: "deleted"},
+		fmt.Sprintf("deleted tenant %s (id %d); its schema %s and data are kept\n", t.Slug, t.ID, t.SchemaName))
+}
+
+// tenantOut is the --json output of the commands that create a tenant.
+type tenantOut struct {
+	ID     int64  `json:"id"`
+	Slug   string `json:"slug"`
+	Name   string `json:"name"`
+	Schema string `json:"schema"`
+	Type   string `json:"type"`
+	Domain string `json:"domain"`
+}
+
+// emitTenant prints a new tenant: ID<TAB>SCHEMA<TAB>DOMAIN, or JSON.
+func (c *cli) emitTenant(g *common, t *tenancy.Tenant, d *tenancy.Domain) error {
+	return c.emit(g, tenantOut{ID: t.ID, Slug: t.Slug, Name: t.Name, Schema: t.SchemaName, Type: t.Type, Domain: d.Domain},
+		fmt.Sprintf("%d\t%s\t%s\n", t.ID, t.SchemaName, d.Domain))
 }

@@ -50,8 +50,7 @@ func (c *cli) createUser(ctx context.Context, cmd *command, args []string) error
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(c.stdout, u.ID)
-	return nil
+	return c.emit(g, userOut{ID: u.ID, Email: u.Email}, fmt.Sprintln(u.ID))
 }
 
 func (c *cli) deleteUser(ctx context.Context, cmd *command, args []string) error {
@@ -75,8 +74,7 @@ func (c *cli) deleteUser(ctx context.Context, cmd *command, args []string) error
 	if err := mgr.DeleteUser(ctx, u.ID); err != nil {
 		return err
 	}
-	fmt.Fprintf(c.stdout, "deleted user %s (id %d) and the tenants it owned\n", u.Email, u.ID)
-	return nil
+	return c.emit(g, userOut{ID: u.ID, Email: u.Email}, fmt.Sprintf("deleted user %s (id %d) and the tenants it owned\n", u.Email, u.ID))
 }
 
 // membership holds what add-user, remove-user and grant share: a tenant
@@ -139,8 +137,7 @@ func (c *cli) addUser(ctx context.Context, cmd *command, args []string) error {
 	if err := mgr.AddUser(ctx, t.ID, u.ID, opts...); err != nil {
 		return err
 	}
-	fmt.Fprintf(c.stdout, "added %s to %s\n", u.Email, t.Slug)
-	return nil
+	return c.emit(g, memberOut{Tenant: t.Slug, Email: u.Email, UserID: u.ID}, fmt.Sprintf("added %s to %s\n", u.Email, t.Slug))
 }
 
 func (c *cli) removeUser(ctx context.Context, cmd *command, args []string) error {
@@ -164,8 +161,7 @@ func (c *cli) removeUser(ctx context.Context, cmd *command, args []string) error
 	if err := mgr.RemoveUser(ctx, t.ID, u.ID); err != nil {
 		return err
 	}
-	fmt.Fprintf(c.stdout, "removed %s from %s\n", u.Email, t.Slug)
-	return nil
+	return c.emit(g, memberOut{Tenant: t.Slug, Email: u.Email, UserID: u.ID}, fmt.Sprintf("removed %s from %s\n", u.Email, t.Slug))
 }
 
 func (c *cli) grant(ctx context.Context, cmd *command, args []string) error {
@@ -177,7 +173,7 @@ func (c *cli) grant(ctx context.Context, cmd *command, args []string) error {
 	if err := m.required(); err != nil {
 		return err
 	}
-	perms := fs.Args()
+	perms := c.args
 	if len(perms) == 0 {
 		return usagef("name at least one permission, such as notes.add, after the flags")
 	}
@@ -193,6 +189,20 @@ func (c *cli) grant(ctx context.Context, cmd *command, args []string) error {
 	if err := mgr.Permissions().Grant(tenancy.WithTenant(ctx, t), u.ID, perms...); err != nil {
 		return err
 	}
-	fmt.Fprintf(c.stdout, "granted %s to %s in %s\n", strings.Join(perms, ", "), u.Email, t.Slug)
-	return nil
+	return c.emit(g, memberOut{Tenant: t.Slug, Email: u.Email, UserID: u.ID, Permissions: perms},
+		fmt.Sprintf("granted %s to %s in %s\n", strings.Join(perms, ", "), u.Email, t.Slug))
+}
+
+// userOut is the --json output of create-user and delete-user.
+type userOut struct {
+	ID    int64  `json:"id"`
+	Email string `json:"email"`
+}
+
+// memberOut is the --json output of add-user, remove-user and grant.
+type memberOut struct {
+	Tenant      string   `json:"tenant"`
+	Email       string   `json:"email"`
+	UserID      int64    `json:"user_id"`
+	Permissions []string `json:"permissions,omitempty"`
 }
