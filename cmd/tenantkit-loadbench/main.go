@@ -7,7 +7,9 @@
 //   - baseline: a single-schema service without tenancy (the same query on
 //     one table, autocommit on the plain pool);
 //   - tx: tenantkit, middleware.Tenant (cached host lookup) and DB.Tx
-//     (BEGIN, SET LOCAL search_path, the query, COMMIT);
+//     (BEGIN, SET LOCAL search_path, the query, COMMIT) on a plain pool;
+//   - tx+connector: the same through sqlxschema's Connector, which sends
+//     BEGIN and SET LOCAL in one round trip;
 //   - pinned: tenantkit, middleware.Tenant and PinConn with the safety-net
 //     Connector and ReuseSearchPath (SET only when the pooled connection is
 //     not already on the tenant's path);
@@ -27,6 +29,7 @@ package main
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -44,6 +47,8 @@ import (
 	"testing/fstest"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 
@@ -59,9 +64,9 @@ var (
 	conns    = flag.Int("conns", 32, "concurrent client connections")
 	pool     = flag.Int("pool", 16, "database pool size (max open connections)")
 	tenants  = flag.Int("tenants", 100, "tenants, each with 10 rows")
-	modes    = flag.String("modes", "baseline,tx,pinned,naive", "modes to run, in order")
+	modes    = flag.String("modes", "baseline,tx,tx+connector,pinned,naive", "modes to run, in order")
 	mixes    = flag.String("mixes", "uniform,zipf", "host mixes")
-	drivers  = flag.String("drivers", "lib/pq,lib/pq+binary_parameters", "driver settings")
+	drivers  = flag.String("drivers", "lib/pq,lib/pq+binary_parameters,pgx", "driver settings: lib/pq, lib/pq+binary_parameters, pgx (its database/sql driver)")
 
 	loadURL   = flag.String("load", "", "internal: run as the load generator against this URL")
 	loadMix   = flag.String("mix", "uniform", "internal: host mix of the load generator")
@@ -115,6 +120,9 @@ func run() error {
 		driverDSN := dsn
 		if strings.Contains(drv, "binary_parameters") {
 			driverDSN += " binary_parameters=yes"
+		}
+		if drv == "pgx" {
+			driverDSN = "pgx:" + dsn
 		}
 		for _, mix := range strings.Split(*mixes, ",") {
 			var base *result
@@ -185,21 +193,30 @@ var itemsMigration = fstest.MapFS{"0001_items.sql": {Data: []byte(`
 
 // server builds the handler of one mode on a fresh pool.
 func server(ctx context.Context, dsn, mode string) (http.Handler, func(), error) {
-	var db *sqlx.DB
-	var connector *sqlxschema.Connector
-	if mode == "pinned" {
-		pc, err := pq.NewConnector(dsn)
+	var pc driver.Connector
+	driverName := "postgres"
+	if pgxDSN, ok := strings.CutPrefix(dsn, "pgx:"); ok {
+		cfg, err := pgx.ParseConfig(pgxDSN)
 		if err != nil {
 			return nil, nil, err
 		}
-		connector = sqlxschema.WrapConnector(pc, sqlxschema.ReuseSearchPath())
-		db = sqlx.NewDb(sql.OpenDB(connector), "postgres")
+		pc, driverName = stdlib.GetConnector(*cfg), "pgx"
 	} else {
 		var err error
-		if db, err = sqlx.Open("postgres", dsn); err != nil {
+		if pc, err = pq.NewConnector(dsn); err != nil {
 			return nil, nil, err
 		}
 	}
+	var connector *sqlxschema.Connector
+	if mode == "pinned" || mode == "tx+connector" {
+		var opts []sqlxschema.ConnectorOption
+		if mode == "pinned" {
+			opts = append(opts, sqlxschema.ReuseSearchPath())
+		}
+		connector = sqlxschema.WrapConnector(pc, opts...)
+		pc = connector
+	}
+	db := sqlx.NewDb(sql.OpenDB(pc), driverName)
 	db.SetMaxOpenConns(*pool)
 	db.SetMaxIdleConns(*pool)
 	closeDB := func() { db.Close() }
@@ -238,7 +255,7 @@ func server(ctx context.Context, dsn, mode string) (http.Handler, func(), error)
 		return nil, nil, err
 	}
 	switch mode {
-	case "tx":
+	case "tx", "tx+connector":
 		return mw.Tenant(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			var items []item
 			err := mgr.DB().Tx(r.Context(), func(tx *sqlx.Tx) error {
