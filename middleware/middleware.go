@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
+	"github.com/tenantkit/tenantkit/permissions"
 	"github.com/tenantkit/tenantkit/tenancy"
 	"github.com/tenantkit/tenantkit/users"
 )
@@ -49,6 +52,14 @@ type Config struct {
 
 	// CookieName is the session cookie's name. Default "tenantkit_session".
 	CookieName string
+	// CookieDomain, when set, is the Domain of the session cookie, so one
+	// login is shared by every subdomain of it (the base domain, e.g.
+	// "example.com" for acme.example.com and globex.example.com).
+	// RequireMember and RequirePerm still check the tenant of each request,
+	// so a shared cookie never gives access to a tenant the user is not a
+	// member of. Default "": the cookie is host-only, and a session made on
+	// one tenant's host is not sent to another's.
+	CookieDomain string
 	// LoginURL, when set, makes RequireMember and RequirePerm redirect
 	// anonymous GET and HEAD requests there (with ?next=) instead of
 	// answering 401.
@@ -95,6 +106,13 @@ func New(cfg Config) (*Middleware, error) {
 	}
 	if cfg.CookieName == "" {
 		cfg.CookieName = "tenantkit_session"
+	}
+	if cfg.CookieDomain != "" {
+		d, err := tenancy.NormalizeHost(cfg.CookieDomain)
+		if err != nil || strings.ContainsAny(cfg.CookieDomain, ":[") || net.ParseIP(d) != nil {
+			return nil, errors.New("middleware: New: bad CookieDomain")
+		}
+		cfg.CookieDomain = d
 	}
 	if cfg.NotFound == nil {
 		cfg.NotFound = text(http.StatusNotFound, "tenant not found")
@@ -145,8 +163,12 @@ func (m *Middleware) Tenant(next http.Handler) http.Handler {
 // Authenticate reads the session cookie and, for a live session of an
 // active user, puts the user in the context (users.WithUser). A request
 // without a valid session goes on anonymous; it never fails for that.
+// It also gives the request a permissions memo
+// (permissions.WithRequestCache), so repeated permission checks within the
+// request repeat no query.
 func (m *Middleware) Authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r = r.WithContext(permissions.WithRequestCache(r.Context()))
 		c, err := r.Cookie(m.cfg.CookieName)
 		if err != nil || c.Value == "" {
 			next.ServeHTTP(w, r)
@@ -245,7 +267,8 @@ func (m *Middleware) tenantAndUser(w http.ResponseWriter, r *http.Request) (*ten
 
 // LogIn starts a session for u and sets the session cookie: HttpOnly,
 // SameSite=Lax, Secure when the request came over TLS, host-only (sent
-// back only to the host that set it), lasting as long as the session. A
+// back only to the host that set it) unless Config.CookieDomain is set,
+// lasting as long as the session. A
 // session the request already carried is revoked, so a token planted
 // before login (session fixation) is worth nothing after it.
 func (m *Middleware) LogIn(w http.ResponseWriter, r *http.Request, u *users.User) error {
@@ -262,6 +285,7 @@ func (m *Middleware) LogIn(w http.ResponseWriter, r *http.Request, u *users.User
 		Name:     m.cfg.CookieName,
 		Value:    token,
 		Path:     "/",
+		Domain:   m.cfg.CookieDomain,
 		Expires:  s.ExpiresAt,
 		MaxAge:   int(time.Until(s.ExpiresAt).Seconds()),
 		HttpOnly: true,
@@ -277,7 +301,7 @@ func (m *Middleware) LogOut(w http.ResponseWriter, r *http.Request) error {
 	if c, cerr := r.Cookie(m.cfg.CookieName); cerr == nil && c.Value != "" {
 		err = m.cfg.Sessions.RevokeSession(r.Context(), c.Value)
 	}
-	http.SetCookie(w, &http.Cookie{Name: m.cfg.CookieName, Value: "", Path: "/", MaxAge: -1,
+	http.SetCookie(w, &http.Cookie{Name: m.cfg.CookieName, Value: "", Path: "/", Domain: m.cfg.CookieDomain, MaxAge: -1,
 		HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode})
 	return err
 }

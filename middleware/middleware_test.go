@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 
@@ -305,4 +306,116 @@ func TestRequirePermPanicsOnBadCodenameAtSetup(t *testing.T) {
 		}
 	}()
 	e.mw.RequirePerm("Bad Perm")
+}
+
+// TestSharedLoginCookie checks Config.CookieDomain: one login works on
+// every tenant's host, and membership is still checked on each.
+func TestSharedLoginCookie(t *testing.T) {
+	e := newEnv(t, middleware.Config{CookieDomain: "Example.COM."})
+	ctx := t.Context()
+	alice, err := e.m.Users().ByEmail(ctx, "alice@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := httptest.NewRecorder()
+	if err := e.mw.LogIn(w, httptest.NewRequest("POST", "http://acme.example.com/login", nil), alice); err != nil {
+		t.Fatal(err)
+	}
+	c := w.Result().Cookies()[0]
+	if c.Domain != "example.com" || !c.HttpOnly {
+		t.Fatalf("shared cookie = %+v, want Domain example.com, HttpOnly", c)
+	}
+	member := chain(e.mw.Tenant, e.mw.Authenticate, e.mw.RequireMember)
+	perm := chain(e.mw.Tenant, e.mw.Authenticate, e.mw.RequirePerm("notes.view"))
+	tests := []struct {
+		name  string
+		chain func(http.Handler) http.Handler
+		host  string
+		want  int
+	}{
+		{"member of acme", member, "acme.example.com", 200},
+		{"not a member of globex", member, "globex.example.com", 403},
+		{"superuser of acme has the perm", perm, "acme.example.com", 200},
+		{"no perm at globex", perm, "globex.example.com", 403},
+	}
+	for _, tt := range tests {
+		if got := do(tt.chain(&final{}), "GET", tt.host, c.Value); got.Code != tt.want {
+			t.Errorf("%s: status %d, want %d", tt.name, got.Code, tt.want)
+		}
+	}
+	// Membership is read on every request: after alice joins globex the
+	// same cookie works there, and after she leaves it stops at once.
+	if err := e.m.AddUser(ctx, e.globex.ID, alice.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got := do(member(&final{}), "GET", "globex.example.com", c.Value); got.Code != 200 {
+		t.Fatalf("after joining globex: %d, want 200", got.Code)
+	}
+	if err := e.m.RemoveUser(ctx, e.globex.ID, alice.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got := do(member(&final{}), "GET", "globex.example.com", c.Value); got.Code != 403 {
+		t.Fatalf("after leaving globex: %d, want 403", got.Code)
+	}
+	// Logging out clears the cookie on the same domain.
+	w2 := httptest.NewRecorder()
+	r2 := httptest.NewRequest("POST", "http://globex.example.com/logout", nil)
+	r2.AddCookie(c)
+	if err := e.mw.LogOut(w2, r2); err != nil {
+		t.Fatal(err)
+	}
+	if cleared := w2.Result().Cookies()[0]; cleared.Domain != "example.com" || cleared.MaxAge >= 0 {
+		t.Fatalf("logout cookie = %+v", cleared)
+	}
+	if got := do(member(&final{}), "GET", "acme.example.com", c.Value); got.Code != 401 {
+		t.Fatalf("after logout: %d, want 401", got.Code)
+	}
+}
+
+// TestBadCookieDomain checks that New rejects a cookie domain that is not
+// a host name.
+func TestBadCookieDomain(t *testing.T) {
+	t.Parallel()
+	m, _ := testkit.Manager(t)
+	for _, d := range []string{"example.com:8080", "bad_host!", "127.0.0.1", "[::1]", strings.Repeat("a", 400)} {
+		_, err := middleware.New(middleware.Config{Tenants: m, Members: m, Perms: m.Permissions(), Sessions: m.Users(), CookieDomain: d})
+		if err == nil {
+			t.Errorf("CookieDomain %q accepted", d)
+		}
+	}
+}
+
+// TestAuthenticateMemoisesPermissions checks that Authenticate gives each
+// request a permissions memo: within one request a right is read once
+// (a change made behind the Store's back is not seen), and the next
+// request reads it afresh.
+func TestAuthenticateMemoisesPermissions(t *testing.T) {
+	e := newEnv(t, middleware.Config{})
+	ctx := tenancy.WithTenant(t.Context(), e.acme)
+	bob, err := e.m.Users().ByEmail(ctx, "bob@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.m.Permissions().Grant(ctx, bob.ID, "notes.view"); err != nil {
+		t.Fatal(err)
+	}
+	var seen []bool
+	h := chain(e.mw.Tenant, e.mw.Authenticate)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for range 2 {
+			ok, err := e.m.Permissions().HasPerm(r.Context(), bob.ID, "notes.view")
+			if err != nil {
+				t.Error(err)
+			}
+			seen = append(seen, ok)
+			// Revoke behind the Store's back: the memo does not know.
+			if _, err := e.m.DB().Unwrap().ExecContext(r.Context(), `DELETE FROM `+e.acme.Schema().Qualify("tenantkit_user_permissions")); err != nil {
+				t.Error(err)
+			}
+		}
+	}))
+	do(h, "GET", "acme.example.com", e.bob)
+	do(h, "GET", "acme.example.com", e.bob)
+	if want := []bool{true, true, false, false}; !slices.Equal(seen, want) {
+		t.Fatalf("HasPerm answers %v, want %v (memo per request)", seen, want)
+	}
 }
