@@ -74,7 +74,7 @@ func newApp(ctx context.Context, db *sqlx.DB, opts ...tenancy.Option) (*app, err
 	if a.apiMW, err = middleware.New(apiCfg); err != nil {
 		return nil, err
 	}
-	if a.pages, err = parsePages("home.html", "login.html", "notes.html"); err != nil {
+	if a.pages, err = parsePages("home.html", "login.html", "notes.html", "signup.html", "members.html"); err != nil {
 		return nil, err
 	}
 	return a, nil
@@ -102,6 +102,8 @@ func (a *app) routes() http.Handler {
 
 	public := mux.NewRouter()
 	public.HandleFunc("/", a.home).Methods(get...)
+	public.HandleFunc("/signup", a.signupForm).Methods(get...)
+	public.Handle("/signup", checkCSRF(http.HandlerFunc(a.signup))).Methods(http.MethodPost)
 	a.authRoutes(public)
 
 	tenant := mux.NewRouter()
@@ -110,6 +112,9 @@ func (a *app) routes() http.Handler {
 	view, add := a.mw.RequirePerm("notes.view"), a.mw.RequirePerm("notes.add")
 	tenant.Handle("/", view(http.HandlerFunc(a.notesPage))).Methods(get...)
 	tenant.Handle("/notes", checkCSRF(add(http.HandlerFunc(a.addNoteForm)))).Methods(http.MethodPost)
+	manage := a.mw.RequirePerm(permManage)
+	tenant.Handle("/members", manage(http.HandlerFunc(a.membersPage))).Methods(get...)
+	tenant.Handle("/members", checkCSRF(manage(http.HandlerFunc(a.memberAction)))).Methods(http.MethodPost)
 	a.authRoutes(tenant)
 
 	api := tenant.PathPrefix("/api").Subrouter()

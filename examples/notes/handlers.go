@@ -6,29 +6,41 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
+	"github.com/tenantkit/tenantkit/permissions"
 	"github.com/tenantkit/tenantkit/tenancy"
 	"github.com/tenantkit/tenantkit/users"
 )
 
 // page is what the templates get.
 type page struct {
-	Title  string
-	Tenant *tenancy.Tenant // the tenant of the request's host
-	User   *users.User     // nil when anonymous
-	CSRF   string          // token for the forms
+	Title      string
+	Tenant     *tenancy.Tenant // the tenant of the request's host
+	User       *users.User     // nil when anonymous
+	CSRF       string          // token for the forms
+	Home       string          // the public site's address
+	BaseDomain string          // tenants are slug.BaseDomain
+	Tenants    []tenantRef     // the switcher: the user's tenants
+	Manage     bool            // the user may manage this tenant's members
 
-	Error   string      // a message for the user
-	Email   string      // login: the email typed
-	Next    string      // login: where to go afterwards
-	Tenants []tenantRef // home: the user's tenants
-	Notes   []noteView  // notes page
-	CanAdd  bool        // notes page: show the form
+	Error   string     // a message for the user
+	Notice  string     // a message for the user, not an error
+	Email   string     // login, sign up: the email typed
+	Next    string     // login: where to go afterwards
+	Notes   []noteView // notes page
+	CanAdd  bool       // notes page: show the form
+	Name    string     // sign up: the organisation's name typed
+	Slug    string     // sign up: the address typed
+	Members []memberView
+	Groups  []permissions.Group
+	Perms   []permissions.Permission
 }
 
 type tenantRef struct {
 	Name, URL string
+	Current   bool
 }
 
 type noteView struct {
@@ -36,11 +48,32 @@ type noteView struct {
 	Author string
 }
 
-// newPage fills the fields every page has.
-func newPage(w http.ResponseWriter, r *http.Request, title string) page {
-	t, _ := tenancy.TenantFromContext(r.Context())
-	u, _ := users.UserFromContext(r.Context())
-	return page{Title: title, Tenant: t, User: u, CSRF: csrfToken(w, r)}
+// newPage fills the fields every page has: for a logged-in user, the
+// switcher's list of tenants and whether the members page is theirs to
+// see.
+func (a *app) newPage(w http.ResponseWriter, r *http.Request, title string) (page, error) {
+	ctx := r.Context()
+	t, _ := tenancy.TenantFromContext(ctx)
+	u, _ := users.UserFromContext(ctx)
+	p := page{Title: title, Tenant: t, User: u, CSRF: csrfToken(w, r), Home: a.publicURL(r), BaseDomain: a.mgr.BaseDomain()}
+	if u == nil {
+		return p, nil
+	}
+	ts, err := a.mgr.TenantsOf(ctx, u.ID)
+	if err != nil {
+		return p, err
+	}
+	for _, tt := range ts {
+		if !tt.IsPublic() {
+			p.Tenants = append(p.Tenants, tenantRef{Name: tt.Name, URL: a.tenantURL(r, &tt), Current: t != nil && tt.ID == t.ID})
+		}
+	}
+	if t != nil && !t.IsPublic() {
+		if p.Manage, err = a.mgr.Permissions().HasPerm(ctx, u.ID, permManage); err != nil {
+			return p, err
+		}
+	}
+	return p, nil
 }
 
 // render writes the page with status, or a 500 if the template fails.
@@ -62,22 +95,15 @@ func (a *app) fail(w http.ResponseWriter, r *http.Request, err error) {
 	http.Error(w, "internal error", http.StatusInternalServerError)
 }
 
-// home is the public site's front page: the user's tenants, or a link to
-// log in.
+// home is the public site's front page: the user's tenants, or links to
+// log in and sign up.
 func (a *app) home(w http.ResponseWriter, r *http.Request) {
-	p := newPage(w, r, "tenantkit notes")
-	if p.User != nil {
-		ts, err := a.mgr.TenantsOf(r.Context(), p.User.ID)
-		if err != nil {
-			a.fail(w, r, err)
-			return
-		}
-		for _, t := range ts {
-			if !t.IsPublic() {
-				p.Tenants = append(p.Tenants, tenantRef{Name: t.Name, URL: a.tenantURL(r, &t)})
-			}
-		}
+	p, err := a.newPage(w, r, "tenantkit notes")
+	if err != nil {
+		a.fail(w, r, err)
+		return
 	}
+	p.Notice = noticeText(r.URL.Query().Get("notice"))
 	a.render(w, r, http.StatusOK, "home.html", p)
 }
 
@@ -94,22 +120,53 @@ func (a *app) tenantURL(r *http.Request, t *tenancy.Tenant) string {
 	return u.String()
 }
 
+// publicURL is the address of the public site (the base domain), with the
+// scheme and port the request came in with.
+func (a *app) publicURL(r *http.Request) string {
+	u := url.URL{Scheme: "http", Host: a.mgr.BaseDomain(), Path: "/"}
+	if r.TLS != nil {
+		u.Scheme = "https"
+	}
+	if _, port, err := net.SplitHostPort(r.Host); err == nil {
+		u.Host = net.JoinHostPort(u.Host, port)
+	}
+	return u.String()
+}
+
 func (a *app) loginForm(w http.ResponseWriter, r *http.Request) {
-	p := newPage(w, r, "Log in")
+	p, err := a.newPage(w, r, "Log in")
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
 	p.Next = safeNext(r.URL.Query().Get("next"))
+	p.Email = r.URL.Query().Get("email")
+	p.Notice = noticeText(r.URL.Query().Get("notice"))
 	a.render(w, r, http.StatusOK, "login.html", p)
 }
 
 // login checks the credentials and starts a session on this host. Every
-// failure gets the same answer, so it does not tell which emails exist.
+// failure gets the same answer, so it does not tell which emails exist;
+// too many failures for the account or the client address get 429
+// (users.Login's throttle).
 func (a *app) login(w http.ResponseWriter, r *http.Request) {
 	email, password := r.PostFormValue("email"), r.PostFormValue("password")
 	next := safeNext(r.PostFormValue("next"))
-	u, err := a.mgr.Users().Authenticate(r.Context(), email, password)
-	if errors.Is(err, users.ErrInvalidCredentials) {
-		p := newPage(w, r, "Log in")
+	u, err := a.mgr.Users().Login(r.Context(), email, password, clientAddr(r))
+	var throttled *users.ThrottledError
+	if errors.Is(err, users.ErrInvalidCredentials) || errors.As(err, &throttled) {
+		p, perr := a.newPage(w, r, "Log in")
+		if perr != nil {
+			a.fail(w, r, perr)
+			return
+		}
 		p.Email, p.Next, p.Error = email, next, "invalid email or password"
-		a.render(w, r, http.StatusUnauthorized, "login.html", p)
+		status := http.StatusUnauthorized
+		if throttled != nil {
+			p.Error, status = "too many attempts: try again later", http.StatusTooManyRequests
+			w.Header().Set("Retry-After", strconv.Itoa(int(throttled.RetryAfter.Seconds())+1))
+		}
+		a.render(w, r, status, "login.html", p)
 		return
 	}
 	if err != nil {
@@ -131,6 +188,28 @@ func (a *app) logout(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 
+// clientAddr is the client's IP address, for the login throttle. The demo
+// is reached directly; behind a proxy, take it from the proxy's header.
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return ""
+	}
+	return host
+}
+
+// noticeText turns a notice code from a redirect's query into its text, so
+// that no text from the URL reaches the page.
+func noticeText(code string) string {
+	switch code {
+	case "signedup":
+		return "Your organisation is ready. Sessions are per host: log in there with the same email and password."
+	case "added":
+		return "Member added."
+	}
+	return ""
+}
+
 // safeNext keeps a redirect target on this host: a path, not "//host" or
 // a full URL. Anything else becomes "/".
 func safeNext(next string) string {
@@ -150,7 +229,11 @@ func (a *app) notesPage(w http.ResponseWriter, r *http.Request) {
 
 func (a *app) renderNotes(w http.ResponseWriter, r *http.Request, status int, msg string) {
 	ctx := r.Context()
-	p := newPage(w, r, "")
+	p, err := a.newPage(w, r, "")
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
 	p.Title, p.Error = p.Tenant.Name+" notes", msg
 	notes, err := a.listNotes(ctx)
 	if err != nil {

@@ -1,0 +1,288 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+var screenshotDir = flag.String("screenshots", "", "directory where TestBrowser saves screenshots of the main pages (PNG)")
+
+// chromium returns the path of the Chromium binary, or fails the test:
+// the browser test is part of the suite and must not pass by skipping.
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{os.Getenv("CHROMIUM"), "/usr/bin/chromium", "chromium", "chromium-browser"} {
+		if name == "" {
+			continue
+		}
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	t.Fatal("TestBrowser needs Chromium: install Debian's chromium package " +
+		"(apt-get install chromium) or set CHROMIUM to a Chromium or Chrome binary")
+	return ""
+}
+
+// tab is one person's browser: a tab in its own browser context, so each
+// person has their own cookies.
+type tab struct {
+	t    *testing.T
+	ctx  context.Context
+	name string
+}
+
+// newTab opens a tab with its own cookie jar in the browser of parent.
+func newTab(t *testing.T, parent context.Context, name string) *tab {
+	ctx, cancel := chromedp.NewContext(parent, chromedp.WithNewBrowserContext())
+	t.Cleanup(cancel)
+	return &tab{t: t, ctx: ctx, name: name}
+}
+
+// load runs the actions, which must lead to a page load, and returns the
+// status of the page loaded (after redirects).
+func (b *tab) load(what string, actions ...chromedp.Action[chromedp.Void]) int64 {
+	b.t.Helper()
+	resp, err := chromedp.RunResponse(b.ctx, actions...)
+	if err != nil {
+		b.t.Fatalf("%s: %s: %v", b.name, what, err)
+	}
+	return resp.Status
+}
+
+// open loads url and checks its status.
+func (b *tab) open(url string, want int64) {
+	b.t.Helper()
+	if got := b.load("open "+url, chromedp.Navigate(url)); got != want {
+		b.t.Fatalf("%s: GET %s: status %d, want %d\n%s", b.name, url, got, want, b.text())
+	}
+}
+
+// submit fills the fields of the form matched by form (CSS) and presses
+// its button, and checks the status of the page it leads to.
+func (b *tab) submit(form string, fields map[string]string, want int64) {
+	b.t.Helper()
+	var actions []chromedp.Action[chromedp.Void]
+	for name, value := range fields {
+		sel := chromedp.CSS(form + ` [name="` + name + `"]`)
+		actions = append(actions, chromedp.WaitVisible(sel), chromedp.SetValue(sel, value))
+	}
+	if err := chromedp.Do(b.ctx, actions...); err != nil {
+		b.t.Fatalf("%s: fill %s: %v", b.name, form, err)
+	}
+	if got := b.load("submit "+form, chromedp.Click(chromedp.CSS(form+" button"))); got != want {
+		b.t.Fatalf("%s: submit %s: status %d, want %d\n%s", b.name, form, got, want, b.text())
+	}
+}
+
+// click follows the link or presses the button matched by sel.
+func (b *tab) click(sel string, want int64) {
+	b.t.Helper()
+	if got := b.load("click "+sel, chromedp.Click(chromedp.CSS(sel))); got != want {
+		b.t.Fatalf("%s: click %s: status %d, want %d\n%s", b.name, sel, got, want, b.text())
+	}
+}
+
+func (b *tab) eval(js string) string {
+	b.t.Helper()
+	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](js))
+	if err != nil {
+		b.t.Fatalf("%s: evaluate %s: %v", b.name, js, err)
+	}
+	return v
+}
+
+// text is the text of the page as the person sees it.
+func (b *tab) text() string { return b.eval(`document.body ? document.body.innerText : ""`) }
+
+// url is the address of the page shown.
+func (b *tab) url() string { return b.eval(`location.href`) }
+
+func (b *tab) has(sel string) bool {
+	return b.eval(`document.querySelector(`+jsString(sel)+`) ? "yes" : "no"`) == "yes"
+}
+
+func (b *tab) mustSee(what ...string) {
+	b.t.Helper()
+	text := b.text()
+	for _, w := range what {
+		if !strings.Contains(text, w) {
+			b.t.Fatalf("%s at %s: page lacks %q:\n%s", b.name, b.url(), w, text)
+		}
+	}
+}
+
+// shot saves a screenshot of the whole page as name.png when the test was
+// asked to (-screenshots=DIR).
+func (b *tab) shot(name string) {
+	b.t.Helper()
+	if *screenshotDir == "" {
+		return
+	}
+	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		b.t.Fatalf("screenshot %s: %v", name, err)
+	}
+	if err := os.WriteFile(filepath.Join(*screenshotDir, name+".png"), png, 0o644); err != nil {
+		b.t.Fatal(err)
+	}
+}
+
+func jsString(s string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
+}
+
+// TestBrowser drives the demo in a real headless Chromium: sign up (which
+// provisions the tenant), log in on the tenant's host, add a note, give a
+// second user read-only rights from the members page, check that they see
+// the note but get no form and a 403 when they post one anyway, and that
+// a user of another tenant gets 403.
+//
+//	go test ./examples/notes -run Browser -args -screenshots=/tmp/shots
+func TestBrowser(t *testing.T) {
+	exe := chromium(t)
+	t.Parallel()
+	if *screenshotDir != "" {
+		if err := os.MkdirAll(*screenshotDir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv, _ := newServer(t)
+	port := srv.Listener.Addr().(*net.TCPAddr).Port
+	home := fmt.Sprintf("http://localhost:%d/", port)
+	olive := fmt.Sprintf("http://olive.localhost:%d/", port)
+
+	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
+	defer cancel()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(exe),
+		// *.localhost (the tenants) and localhost (the public site) reach
+		// the test server, without DNS or a proxy.
+		chromedp.Flag("host-resolver-rules", "MAP *.localhost 127.0.0.1, MAP localhost 127.0.0.1"),
+		chromedp.Flag("no-proxy-server", true),
+		chromedp.WindowSize(1024, 768),
+	)
+	if os.Geteuid() == 0 {
+		opts = append(opts, chromedp.NoSandbox) // Chromium refuses to run as root with its sandbox
+	}
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	defer cancelAlloc()
+	browser, cancelBrowser := chromedp.NewContext(allocCtx)
+	defer cancelBrowser()
+	if err := chromedp.Do(browser); err != nil { // starts Chromium
+		t.Fatalf("start %s: %v", exe, err)
+	}
+
+	const password = "a long enough password"
+	signup := func(b *tab, email, name, slug string) {
+		t.Helper()
+		b.open(home, 200)
+		b.click(`a[href="/signup"]`, 200)
+		b.submit(`form[action="/signup"]`, map[string]string{"email": email, "password": password, "name": name, "slug": slug}, 200)
+		b.mustSee("Your organisation is ready", name)
+	}
+	login := func(b *tab, email string, want int64) {
+		t.Helper()
+		b.submit(`form[action="/login"]`, map[string]string{"email": email, "password": password}, want)
+	}
+
+	// Olivia signs up: her account and the tenant olive.localhost.
+	oli := newTab(t, browser, "olivia")
+	oli.open(home, 200)
+	oli.shot("1-home")
+	oli.click(`a[href="/signup"]`, 200)
+	oli.shot("2-signup")
+	oli.submit(`form[action="/signup"]`, map[string]string{"email": "olivia@example.org", "password": password, "name": "Olive Co", "slug": "olive"}, 200)
+	oli.mustSee("Your organisation is ready", "Olive Co")
+	oli.shot("3-signed-up")
+
+	// Her organisation's host has its own session: she logs in there.
+	oli.click(`ul.tenants a`, 200)
+	if !strings.HasPrefix(oli.url(), olive+"login") {
+		t.Fatalf("olivia at %s, want the login page of %s", oli.url(), olive)
+	}
+	oli.mustSee("Log in to Olive Co")
+	login(oli, "olivia@example.org", 200)
+	oli.mustSee("Olive Co", "No notes yet.")
+	oli.submit(`form[action="/notes"]`, map[string]string{"body": "Olive's first note"}, 200)
+	oli.mustSee("Olive's first note", "olivia@example.org")
+	oli.shot("4-notes")
+
+	// Rita and Carl sign up too, each with an organisation of their own.
+	rita := newTab(t, browser, "rita")
+	signup(rita, "rita@example.org", "Rita Ltd", "rita")
+	carl := newTab(t, browser, "carl")
+	signup(carl, "carl@example.org", "Carl GmbH", "carl")
+
+	// Olivia adds Rita to Olive Co and puts her in readers (notes.view).
+	oli.click(`nav.tabs a[href="/members"]`, 200)
+	oli.submit(`#add-member`, map[string]string{"email": "rita@example.org"}, 200)
+	oli.mustSee("Member added.", "rita@example.org")
+	ritaRow := `section[data-email="rita@example.org"]`
+	oli.submit(ritaRow+` form.join`, map[string]string{"group": "readers"}, 200)
+	if !oli.has(ritaRow + ` form.leave input[name="group"][value="readers"]`) {
+		t.Fatalf("rita is not shown in readers:\n%s", oli.text())
+	}
+	oli.shot("5-members")
+
+	// Rita logs in at olive: she sees the note, but no form to add one,
+	// and no members page.
+	rita.open(olive, 200)
+	login(rita, "rita@example.org", 200)
+	rita.mustSee("Olive's first note", "Olive Co", "Rita Ltd") // the note and the switcher
+	if rita.has(`form[action="/notes"]`) || rita.has(`nav.tabs a[href="/members"]`) {
+		t.Fatalf("a reader sees the note form or the members link:\n%s", rita.text())
+	}
+	rita.shot("6-notes-read-only")
+	rita.open(olive+"members", 403)
+
+	// Posting a note anyway, with a valid CSRF token from the page (the
+	// logout form has one), is refused by the permission check.
+	rita.open(olive, 200)
+	forge := `(() => {
+		const f = document.createElement("form");
+		f.method = "post"; f.action = "/notes";
+		for (const [k, v] of [["csrf", document.querySelector('input[name="csrf"]').value], ["body", "forged by a reader"]]) {
+			const i = document.createElement("input"); i.type = "hidden"; i.name = k; i.value = v; f.appendChild(i);
+		}
+		document.body.appendChild(f); f.submit(); return "";
+	})()`
+	if got := rita.load("forged note", chromedp.Func(func(ctx context.Context, tt *chromedp.Target) error {
+		_, err := chromedp.Evaluate[string](forge)(ctx, tt)
+		return err
+	})); got != 403 {
+		t.Fatalf("rita POST /notes: status %d, want 403\n%s", got, rita.text())
+	}
+	if text := rita.text(); strings.TrimSpace(text) != "forbidden" {
+		t.Fatalf("rita POST /notes: want the permission's 403, got %q", text)
+	}
+	rita.open(olive, 200)
+	if strings.Contains(rita.text(), "forged by a reader") {
+		t.Fatal("a reader added a note")
+	}
+
+	// Rita's phone: the notes page fits the screen's width.
+	if err := chromedp.Do(rita.ctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile)); err != nil {
+		t.Fatal(err)
+	}
+	rita.open(olive, 200)
+	if fits := rita.eval(`String(document.documentElement.scrollWidth <= window.innerWidth)`); fits != "true" {
+		t.Fatalf("the notes page is wider than a phone's screen")
+	}
+	rita.shot("7-notes-phone")
+
+	// Carl, of another tenant, logs in at olive and gets 403 there.
+	carl.open(olive, 200)
+	login(carl, "carl@example.org", 403)
+	carl.open(olive+"api/notes", 403)
+}
