@@ -34,8 +34,10 @@
 //	ratio           1.05  0.99  1.05
 //
 // and TestFailedLoginTimingDoesNotRevealTheEmail checks on every run that
-// the medians stay within a factor of two (skipping the hash would make an
-// unknown email about a hundred times faster). A user whose stored hash
+// the fastest of 15 interleaved tries of each stay within a factor of
+// three (skipping the hash would make an unknown email about fifty times
+// faster; the minimum, unlike the median, is not moved by load from other
+// processes). A user whose stored hash
 // has other parameters, or is one of Django's, takes the time of that
 // hash, which tells only that the account is old.
 //
