@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -9,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/tenantkit/tenantkit/tenancy"
+	"github.com/tenantkit/tenantkit/users"
 )
 
 // TestSignup checks the sign-up form's answers, and that a refused sign
@@ -212,4 +214,29 @@ func TestEveryFormHasCSRF(t *testing.T) {
 	}
 	anon := newBrowser(t, srv, "localhost")
 	expectStatus(t, "POST /signup without token", anon.postForm("/signup", url.Values{"email": {"x@example.org"}}), http.StatusForbidden)
+}
+
+// TestLoginThrottled checks that the login form stops answering for an
+// account after users.DefaultLoginThrottle's failures: 429 with
+// Retry-After, even for the right password, and the same for an unknown
+// email, so the throttle tells nothing about which emails exist.
+func TestLoginThrottled(t *testing.T) {
+	t.Parallel()
+	srv, _ := newServer(t)
+	for _, email := range []string{aliceEmail, "nobody@example.com"} {
+		b := newBrowser(t, srv, "acme.localhost")
+		for i := range users.DefaultLoginThrottle.PerAccount {
+			expectStatus(t, fmt.Sprintf("%s: failure %d", email, i+1), b.login(email, "wrong"), http.StatusUnauthorized)
+		}
+		r := b.login(email, alicePassword)
+		expectStatus(t, email+": after the limit", r, http.StatusTooManyRequests)
+		if r.header.Get("Retry-After") == "" || !strings.Contains(r.body, "too many attempts") {
+			t.Fatalf("%s: 429 without Retry-After or message:\n%s", email, r.body)
+		}
+		if b.cookies["tenantkit_session"] != "" {
+			t.Fatalf("%s: a throttled login set a session", email)
+		}
+	}
+	// Another account from the same address is not locked out.
+	newBrowser(t, srv, "acme.localhost").mustLogin(bobEmail, bobPassword)
 }
