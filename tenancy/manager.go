@@ -54,7 +54,6 @@ type Manager struct {
 	lookups   singleflight.Group
 
 	hooks []Hooks
-	async asyncConfig
 }
 
 // Option configures a Manager. Options report bad arguments through

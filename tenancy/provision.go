@@ -26,6 +26,7 @@ type provisionConfig struct {
 	tenantData map[string]any
 	domainData map[string]any
 	flags      permissions.Flags
+	key        string
 }
 
 // WithType provisions a tenant of a registered type (default "default").
@@ -51,6 +52,21 @@ func WithTenantData(data map[string]any) ProvisionOption {
 // for the primary domain.
 func WithDomainData(data map[string]any) ProvisionOption {
 	return func(c *provisionConfig) error { c.domainData = data; return nil }
+}
+
+// WithIdempotencyKey makes an asynchronous provisioning (ReserveTx, and
+// ProvisionAsync built on it) idempotent: while a live tenant made with key
+// exists, a call with the same key returns that tenant, whatever its other
+// arguments, instead of making another. Provision refuses it
+// (ErrInvalidOption): a synchronous call's answer is final.
+func WithIdempotencyKey(key string) ProvisionOption {
+	return func(c *provisionConfig) error {
+		if strings.TrimSpace(key) == "" || len(key) > 200 {
+			return fmt.Errorf("%w: idempotency key must be 1 to 200 characters", ErrInvalidOption)
+		}
+		c.key = key
+		return nil
+	}
 }
 
 // WithOwnerFlags sets the owner's flags in the new tenant. Default:
@@ -97,71 +113,29 @@ func (m *Manager) ProvisionTx(ctx context.Context, tx *sqlx.Tx, name, slug strin
 	fail := func(err error) (*Tenant, *Domain, error) {
 		return nil, nil, fmt.Errorf("tenancy: provision %q: %w", slug, err)
 	}
-	cfg := provisionConfig{typ: DefaultType, flags: permissions.Flags{IsSuperuser: true}}
-	for _, o := range opts {
-		if err := o(&cfg); err != nil {
-			return fail(err)
-		}
-	}
-	if err := ValidateSlug(slug); err != nil {
-		return fail(err)
-	}
-	if m.reserved[slug] {
-		return fail(fmt.Errorf("%w %q: reserved", ErrInvalidSlug, slug))
-	}
-	if strings.TrimSpace(name) == "" {
-		return fail(errors.New("empty name"))
-	}
-	if err := m.checkType(cfg.typ); err != nil {
-		return fail(err)
-	}
-	var schema sqlxschema.Schema
-	var err error
-	if cfg.schema != "" {
-		if schema, err = sqlxschema.ParseSchema(cfg.schema); err != nil {
-			return fail(err)
-		}
-		if m.reservedSchema(cfg.schema) {
-			return fail(&sqlxschema.InvalidSchemaError{Name: cfg.schema, Reason: "reserved"})
-		}
-	} else if schema, err = schemaForSlug(slug); err != nil {
-		return fail(err)
-	}
-	domain, err := NormalizeHost(slug + "." + m.baseDomain)
+	p, err := m.planProvision(ctx, tx, name, slug, opts)
 	if err != nil {
 		return fail(err)
 	}
-	tenantCols, err := m.extraColumns(ctx, tx, "tenantkit_tenants", coreTenantColumns, cfg.tenantData)
-	if err != nil {
-		return fail(err)
+	if p.cfg.key != "" {
+		return fail(fmt.Errorf("%w: WithIdempotencyKey is for ProvisionAsync", ErrInvalidOption))
 	}
-	domainCols, err := m.extraColumns(ctx, tx, "tenantkit_domains", coreDomainColumns, cfg.domainData)
-	if err != nil {
-		return fail(err)
-	}
+	cfg, schema, domain := p.cfg, p.schema, p.domain
 	var path string
 	if err := tx.GetContext(ctx, &path, `SELECT current_setting('search_path')`); err != nil {
 		return fail(err)
 	}
-
 	if err := m.lockActiveUser(ctx, tx, ownerID); err != nil {
 		return fail(err)
 	}
-	t, err := m.insertTenant(ctx, tx, name, slug, schema.String(), cfg.typ, ownerID, tenantCols, cfg.tenantData)
+	t, err := m.insertTenant(ctx, tx, name, slug, schema.String(), cfg.typ, ownerID, p.tenantCols, cfg.tenantData)
 	if err != nil {
 		return fail(err)
 	}
-	if _, err := tx.ExecContext(ctx, `CREATE SCHEMA `+schema.Quoted()); err != nil {
-		var pqErr *pq.Error
-		if errors.As(err, &pqErr) && pqErr.Code == "42P06" {
-			return fail(fmt.Errorf("%w: %s", ErrSchemaExists, schema))
-		}
+	if err := m.buildSchema(ctx, tx, schema, cfg.typ); err != nil {
 		return fail(err)
 	}
-	if _, err := m.migrator.ApplyTx(ctx, tx, schema, m.tenantSets(cfg.typ)...); err != nil {
-		return fail(err)
-	}
-	d, err := m.insertDomain(ctx, tx, t.ID, domain, true, domainCols, cfg.domainData)
+	d, err := m.insertDomain(ctx, tx, t.ID, domain, true, p.domainCols, cfg.domainData)
 	if err != nil {
 		return fail(err)
 	}
@@ -176,6 +150,73 @@ func (m *Manager) ProvisionTx(ctx context.Context, tx *sqlx.Tx, name, slug strin
 		return fail(err)
 	}
 	return t, d, nil
+}
+
+// provisionPlan is what Provision and ProvisionAsync check before writing.
+type provisionPlan struct {
+	cfg        provisionConfig
+	schema     sqlxschema.Schema
+	domain     string
+	tenantCols []string
+	domainCols []string
+}
+
+// planProvision applies opts and validates everything that can be checked
+// before a write.
+func (m *Manager) planProvision(ctx context.Context, tx *sqlx.Tx, name, slug string, opts []ProvisionOption) (*provisionPlan, error) {
+	p := &provisionPlan{cfg: provisionConfig{typ: DefaultType, flags: permissions.Flags{IsSuperuser: true}}}
+	cfg := &p.cfg
+	for _, o := range opts {
+		if err := o(cfg); err != nil {
+			return nil, err
+		}
+	}
+	if err := ValidateSlug(slug); err != nil {
+		return nil, err
+	}
+	if m.reserved[slug] {
+		return nil, fmt.Errorf("%w %q: reserved", ErrInvalidSlug, slug)
+	}
+	if strings.TrimSpace(name) == "" {
+		return nil, errors.New("empty name")
+	}
+	if err := m.checkType(cfg.typ); err != nil {
+		return nil, err
+	}
+	var err error
+	if cfg.schema != "" {
+		if p.schema, err = sqlxschema.ParseSchema(cfg.schema); err != nil {
+			return nil, err
+		}
+		if m.reservedSchema(cfg.schema) {
+			return nil, &sqlxschema.InvalidSchemaError{Name: cfg.schema, Reason: "reserved"}
+		}
+	} else if p.schema, err = schemaForSlug(slug); err != nil {
+		return nil, err
+	}
+	if p.domain, err = NormalizeHost(slug + "." + m.baseDomain); err != nil {
+		return nil, err
+	}
+	if p.tenantCols, err = m.extraColumns(ctx, tx, "tenantkit_tenants", coreTenantColumns, cfg.tenantData); err != nil {
+		return nil, err
+	}
+	if p.domainCols, err = m.extraColumns(ctx, tx, "tenantkit_domains", coreDomainColumns, cfg.domainData); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// buildSchema creates a tenant's schema and runs its type's migrations. It
+// leaves the search_path on the schema.
+func (m *Manager) buildSchema(ctx context.Context, tx *sqlx.Tx, schema sqlxschema.Schema, typ string) error {
+	if _, err := tx.ExecContext(ctx, `CREATE SCHEMA `+schema.Quoted()); err != nil {
+		if c, ok := pqCode(err); ok && c == "42P06" {
+			return fmt.Errorf("%w: %s", ErrSchemaExists, schema)
+		}
+		return err
+	}
+	_, err := m.migrator.ApplyTx(ctx, tx, schema, m.tenantSets(typ)...)
+	return err
 }
 
 // CreatePublicTenant creates the public tenant: it lives on the shared
@@ -280,14 +321,31 @@ func (m *Manager) lockActiveUser(ctx context.Context, tx *sqlx.Tx, userID int64)
 }
 
 func (m *Manager) insertTenant(ctx context.Context, tx *sqlx.Tx, name, slug, schema, typ string, ownerID int64, extra []string, data map[string]any) (*Tenant, error) {
-	cols := []string{"slug", "name", "schema_name", "type", "owner_id"}
-	args := []any{slug, name, schema, typ, ownerID}
+	return m.insertTenantState(ctx, tx, name, slug, schema, typ, ownerID, extra, data, StateReady, "")
+}
+
+// insertTenantState inserts a tenant row in state. With a provisioning key
+// held by a live tenant it inserts nothing and returns (nil, nil): the
+// caller loads that tenant (ON CONFLICT, so concurrent calls with one key
+// wait for each other instead of failing).
+func (m *Manager) insertTenantState(ctx context.Context, tx *sqlx.Tx, name, slug, schema, typ string, ownerID int64, extra []string, data map[string]any, state, key string) (*Tenant, error) {
+	cols := []string{"slug", "name", "schema_name", "type", "owner_id", "state"}
+	args := []any{slug, name, schema, typ, ownerID, state}
+	conflict := ""
+	if key != "" {
+		cols = append(cols, "provision_key")
+		args = append(args, key)
+		conflict = ` ON CONFLICT (provision_key) WHERE deleted_at IS NULL AND provision_key IS NOT NULL DO NOTHING`
+	}
 	for _, k := range extra {
 		cols = append(cols, sqlxschema.QuoteIdent(k))
 		args = append(args, data[k])
 	}
 	var t Tenant
-	err := tx.GetContext(ctx, &t, `INSERT INTO `+m.t.Tenants+` (`+strings.Join(cols, ", ")+`) VALUES (`+placeholders(len(args))+`) RETURNING `+tenantColumns, args...)
+	err := tx.GetContext(ctx, &t, `INSERT INTO `+m.t.Tenants+` (`+strings.Join(cols, ", ")+`) VALUES (`+placeholders(len(args))+`)`+conflict+` RETURNING `+tenantColumns, args...)
+	if key != "" && errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
 	if c, ok := uniqueViolation(err); ok {
 		if typ == PublicType {
 			return nil, ErrTenantExists // one public tenant, on the shared schema
