@@ -17,20 +17,22 @@ import (
 
 var screenshotDir = flag.String("screenshots", "", "directory where TestBrowser saves screenshots of the main pages (PNG)")
 
-// chromium returns the path of the Chromium binary, or fails the test:
-// the browser test is part of the suite and must not pass by skipping.
+// chromium returns the path of the Chromium binary (CHROMIUM if set, else
+// Debian's /usr/bin/chromium or chromium on PATH), or fails the test: the
+// browser test is part of the suite and must not pass by skipping.
 func chromium(t *testing.T) string {
 	t.Helper()
-	for _, name := range []string{os.Getenv("CHROMIUM"), "/usr/bin/chromium", "chromium", "chromium-browser"} {
-		if name == "" {
-			continue
-		}
+	names := []string{"/usr/bin/chromium", "chromium", "chromium-browser"}
+	if env := os.Getenv("CHROMIUM"); env != "" {
+		names = []string{env}
+	}
+	for _, name := range names {
 		if p, err := exec.LookPath(name); err == nil {
 			return p
 		}
 	}
-	t.Fatal("TestBrowser needs Chromium: install Debian's chromium package " +
-		"(apt-get install chromium) or set CHROMIUM to a Chromium or Chrome binary")
+	t.Fatalf("TestBrowser needs Chromium, and found none of %v: install Debian's chromium package "+
+		"(apt-get install chromium), or set CHROMIUM to a Chromium or Chrome binary", names)
 	return ""
 }
 

@@ -13,7 +13,13 @@
 //   - handlers query the unqualified table "notes" through
 //     Manager.DB().Tx, which scopes the search_path to the request's tenant;
 //   - the same data as server-rendered HTML (with CSRF-protected forms) and
-//     as JSON under /api/notes.
+//     as JSON under /api/notes;
+//   - sign up (/signup on the public site) creates a user and provisions
+//     their tenant in one transaction; a switcher lists the user's tenants;
+//   - the members page (/members on a tenant's host, for holders of
+//     members.manage: the owner) adds members by email, removes them, puts
+//     them in groups (readers, writers, or new ones) and grants or revokes
+//     permissions, all stored in the tenant's schema.
 //
 // Run it with
 //
@@ -137,6 +143,9 @@ Demo logins (log in on each host: session cookies are per host):
 
   %-20[2]s %-16[3]s owner of acme
   %-20[4]s %-16[5]s owner of globex, member of acme (notes.view, notes.add)
+
+Or sign up for a tenant of your own: http://localhost:%[1]d/signup
+Owners manage their members at http://<tenant>.localhost:%[1]d/members
 
 With curl: curl -si -H 'Host: acme.localhost' localhost:%[1]d/
 Press Ctrl-C to stop.
