@@ -14,10 +14,19 @@
 // Authenticate puts the session's user in the context; RequireMember and
 // RequirePerm then check that user against that tenant.
 //
+// # Other ways to pick the tenant
+//
+// TenantBy is Tenant with more sources: a path prefix (/t/acme/...,
+// stripped before the handler), a header such as X-Tenant and
+// X-Forwarded-Host (each believed only from a peer in the trusted-proxy
+// CIDRs), and an optional redirect from a secondary domain to the primary
+// one. ByType sends each request to its tenant type's own handler.
+//
 // # Responses
 //
 // A rejecting middleware writes its response and does not call the next
-// handler. Malformed host: 400; unknown or deleted tenant: 404; anonymous:
+// handler. Malformed host: 400; unknown or deleted tenant: 404; tenant
+// still being provisioned: 503 with Retry-After; anonymous:
 // 401 or a redirect to Config.LoginURL; not a member or missing a
 // permission: 403; internal failure: 500. Bodies are short and generic,
 // every handler is replaceable through Config, and internal errors go to

@@ -67,6 +67,10 @@ type Config struct {
 	// NotFound answers hosts that match no live tenant. Default: 404
 	// "tenant not found".
 	NotFound http.Handler
+	// Pending answers hosts of tenants whose asynchronous provisioning has
+	// not finished (tenancy.ErrTenantPending). Default: 503 with
+	// Retry-After: 5 and "this site is being prepared".
+	Pending http.Handler
 	// BadRequest answers malformed hosts. Default: 400 "bad host".
 	BadRequest http.Handler
 	// Unauthorized answers anonymous requests when LoginURL is empty.
@@ -117,6 +121,9 @@ func New(cfg Config) (*Middleware, error) {
 	if cfg.NotFound == nil {
 		cfg.NotFound = text(http.StatusNotFound, "tenant not found")
 	}
+	if cfg.Pending == nil {
+		cfg.Pending = pendingHandler()
+	}
 	if cfg.BadRequest == nil {
 		cfg.BadRequest = text(http.StatusBadRequest, "bad host")
 	}
@@ -143,7 +150,8 @@ func (m *Middleware) fail(w http.ResponseWriter, r *http.Request, what string, e
 // Tenant resolves the request's Host to its tenant and puts it in the
 // context (tenancy.WithTenant, so sqlxschema and permissions see its
 // schema). A malformed Host gets BadRequest, an unknown, inactive or
-// deleted tenant NotFound; neither reaches next.
+// deleted tenant NotFound, a pending one (ProvisionAsync) Pending; none
+// reaches next. TenantBy picks the tenant in other ways too.
 func (m *Middleware) Tenant(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		t, err := m.cfg.Tenants.Resolve(r.Context(), r.Host)
@@ -152,6 +160,8 @@ func (m *Middleware) Tenant(next http.Handler) http.Handler {
 			m.cfg.BadRequest.ServeHTTP(w, r)
 		case errors.Is(err, tenancy.ErrTenantNotFound):
 			m.cfg.NotFound.ServeHTTP(w, r)
+		case errors.Is(err, tenancy.ErrTenantPending):
+			m.cfg.Pending.ServeHTTP(w, r)
 		case err != nil:
 			m.fail(w, r, "resolve tenant", err)
 		default:
