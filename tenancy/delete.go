@@ -127,3 +127,34 @@ func (m *Manager) DeleteUserTx(ctx context.Context, tx *sqlx.Tx, userID int64) e
 	}
 	return nil
 }
+
+// RestoreUser brings back a user that DeleteUser deleted: active and not
+// deleted again, with its email, its password and its data. It does not
+// bring back its memberships or the tenants it owned (RestoreTenant
+// restores those one by one), and it runs no hook. Re-creating a deleted
+// user's email with CreateUser is not a way back: it returns
+// users.ErrDeleted, so an email never silently becomes a new account
+// with an old account's history. RestoreUser returns ErrUserNotFound, or
+// ErrUserLive for a user that is not deleted.
+func (m *Manager) RestoreUser(ctx context.Context, userID int64) error {
+	return m.inTx(ctx, func(tx *sqlx.Tx) error { return m.RestoreUserTx(ctx, tx, userID) })
+}
+
+// RestoreUserTx is RestoreUser inside the caller's transaction.
+func (m *Manager) RestoreUserTx(ctx context.Context, tx *sqlx.Tx, userID int64) error {
+	var deleted bool
+	err := tx.GetContext(ctx, &deleted, `SELECT deleted_at IS NOT NULL FROM `+m.t.Users+` WHERE id = $1 FOR UPDATE`, userID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("tenancy: restore user %d: %w", userID, ErrUserNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("tenancy: restore user %d: %w", userID, err)
+	}
+	if !deleted {
+		return fmt.Errorf("tenancy: restore user %d: %w", userID, ErrUserLive)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE `+m.t.Users+` SET is_active = true, deleted_at = NULL WHERE id = $1`, userID); err != nil {
+		return fmt.Errorf("tenancy: restore user %d: %w", userID, err)
+	}
+	return nil
+}

@@ -39,6 +39,8 @@ var (
 	ErrUserNotFound = users.ErrNotFound
 	// ErrUserInactive: the owner or user is inactive or deleted.
 	ErrUserInactive = errors.New("user is inactive")
+	// ErrUserLive: RestoreUser for a user that is not deleted.
+	ErrUserLive = errors.New("user is not deleted")
 	// ErrAlreadyMember: AddUser for a member.
 	ErrAlreadyMember = errors.New("user is already a member")
 	// ErrNotMember: RemoveUser for a user who is not a member.

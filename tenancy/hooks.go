@@ -2,6 +2,8 @@ package tenancy
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 
 	"github.com/jmoiron/sqlx"
@@ -174,7 +176,8 @@ func (m *Manager) hookRestored(ctx context.Context, tx *sqlx.Tx, t *Tenant) erro
 
 // CreateUser creates a user (users.Store.CreateUser) and runs the
 // UserCreated hooks in the same transaction. It returns users.ErrExists,
-// users.ErrDeleted (see users.Store.Restore) or users.ErrInvalidEmail.
+// users.ErrDeleted for the email of a deleted user (RestoreUser brings that
+// user back) or users.ErrInvalidEmail.
 func (m *Manager) CreateUser(ctx context.Context, email, password string, isActive bool) (*users.User, error) {
 	var u *users.User
 	err := m.inTxHooks(ctx, func(ctx context.Context, tx *sqlx.Tx) error {
@@ -190,6 +193,20 @@ func (m *Manager) CreateUser(ctx context.Context, email, password string, isActi
 
 // CreateUserTx is CreateUser inside the caller's transaction.
 func (m *Manager) CreateUserTx(ctx context.Context, tx *sqlx.Tx, email, password string, isActive bool) (*users.User, error) {
+	// Look first: a unique violation would abort tx before the store could
+	// tell a deleted user's email (ErrDeleted) from a live one's.
+	if norm, err := users.NormalizeEmail(email); err == nil {
+		var deleted bool
+		err := tx.GetContext(ctx, &deleted, `SELECT deleted_at IS NOT NULL FROM `+m.t.Users+` WHERE lower(email) = lower($1)`, norm)
+		switch {
+		case err == nil && deleted:
+			return nil, fmt.Errorf("tenancy: create user %q: %w", norm, users.ErrDeleted)
+		case err == nil:
+			return nil, fmt.Errorf("tenancy: create user %q: %w", norm, users.ErrExists)
+		case !errors.Is(err, sql.ErrNoRows):
+			return nil, fmt.Errorf("tenancy: create user %q: %w", norm, err)
+		}
+	}
 	u, err := m.users.CreateUserTx(ctx, tx, email, password, isActive)
 	if err != nil {
 		return nil, err
