@@ -19,7 +19,17 @@
 // domain slug.<base> and its owner's membership in one transaction: all or
 // nothing. DeleteTenant and DeleteUser are soft: rows and schemas stay.
 // AddUser, RemoveUser and TransferOwnership manage members; each write has
-// a Tx variant that runs inside the caller's transaction.
+// a Tx variant that runs inside the caller's transaction. RestoreTenant,
+// PurgeTenant, CloneTenant and RestoreUser complete the cycle; Hooks run
+// inside the transaction or after it (see Hooks); docs/lifecycle.md in
+// the repository describes every step.
+//
+// # Asynchronous provisioning
+//
+// ReserveTx records a tenant in state pending (row and domain, no schema),
+// FinishProvision builds it in a worker, FailProvision gives up on it with
+// a reason. Package tenancy/riverprovision drives these steps with River;
+// any other job queue can.
 //
 // # Requests
 //
