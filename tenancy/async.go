@@ -175,25 +175,28 @@ func (m *Manager) FailProvision(ctx context.Context, tenantID int64, reason stri
 	if len(reason) > maxReason {
 		reason = reason[:maxReason]
 	}
-	err := m.inTx(ctx, func(tx *sqlx.Tx) error {
-		var state string
-		err := tx.GetContext(ctx, &state, `SELECT state FROM `+m.t.Tenants+` WHERE id = $1 FOR UPDATE`, tenantID)
-		if errors.Is(err, sql.ErrNoRows) {
-			return ErrTenantNotFound
-		}
-		if err != nil || state != StatePending {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE `+m.t.Tenants+` SET state = $2, state_reason = $3, is_active = false,
-			deleted_at = now(), updated_at = now() WHERE id = $1`, tenantID, StateFailed, reason); err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, `UPDATE `+m.t.Domains+` SET deleted_at = now() WHERE tenant_id = $1 AND deleted_at IS NULL`, tenantID)
-		return err
-	})
+	err := m.inTx(ctx, func(tx *sqlx.Tx) error { return m.failPendingTx(ctx, tx, tenantID, reason) })
 	if err != nil {
 		return fmt.Errorf("tenancy: fail provisioning %d: %w", tenantID, err)
 	}
 	m.forget(tenantID)
 	return nil
+}
+
+// failPendingTx is FailProvision inside tx.
+func (m *Manager) failPendingTx(ctx context.Context, tx *sqlx.Tx, tenantID int64, reason string) error {
+	var state string
+	err := tx.GetContext(ctx, &state, `SELECT state FROM `+m.t.Tenants+` WHERE id = $1 FOR UPDATE`, tenantID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return ErrTenantNotFound
+	}
+	if err != nil || state != StatePending {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE `+m.t.Tenants+` SET state = $2, state_reason = $3, is_active = false,
+		deleted_at = now(), updated_at = now() WHERE id = $1`, tenantID, StateFailed, reason); err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE `+m.t.Domains+` SET deleted_at = now() WHERE tenant_id = $1 AND deleted_at IS NULL`, tenantID)
+	return err
 }

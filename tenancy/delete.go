@@ -79,9 +79,10 @@ func (m *Manager) publicOwner(ctx context.Context, tx *sqlx.Tx) (int64, error) {
 
 // DeleteUser deletes a user softly: the user is marked inactive and
 // deleted, removed from every tenant, the tenants it owns are deleted
-// (DeleteTenant), and its sessions are revoked, all in one transaction. The
-// row stays. It returns ErrUserNotFound or ErrCannotDeleteOwner for the
-// public tenant's owner.
+// (DeleteTenant; a pending one fails, StateReason "owner deleted"), and its
+// sessions are revoked, all in one transaction. The row stays; RestoreUser
+// brings the user back. It returns ErrUserNotFound, or ErrCannotDeleteOwner
+// for the public tenant's owner.
 func (m *Manager) DeleteUser(ctx context.Context, userID int64) error {
 	err := m.inTxHooks(ctx, func(ctx context.Context, tx *sqlx.Tx) error { return m.DeleteUserTx(ctx, tx, userID) })
 	if err == nil {
@@ -105,6 +106,12 @@ func (m *Manager) DeleteUserTx(ctx context.Context, tx *sqlx.Tx, userID int64) e
 		return fail(err)
 	}
 	for i := range owned {
+		if owned[i].State == StatePending { // no schema yet: its provisioning fails
+			if err := m.failPendingTx(ctx, tx, owned[i].ID, "owner deleted"); err != nil {
+				return fail(err)
+			}
+			continue
+		}
 		if err := m.deleteTenantTx(ctx, tx, owned[i].init()); err != nil {
 			return fail(fmt.Errorf("delete owned tenant %q: %w", owned[i].Slug, err))
 		}
