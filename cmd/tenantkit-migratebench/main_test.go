@@ -25,6 +25,7 @@ func TestParseFlags(t *testing.T) {
 		{"no provisioning, any window", []string{"-provision", "0", "-window", "0"}, ""},
 		{"negative tenants", []string{"-tenants", "-1"}, "must not be negative"},
 		{"mem above tenants", []string{"-tenants", "100", "-mem", "50,200"}, "-mem 200"},
+		{"no migrate runs, any mem", []string{"-tenants", "0"}, ""},
 		{"bad workers", []string{"-workers", "1,x"}, `"x" is not a positive integer`},
 		{"zero workers", []string{"-workers", "0"}, `"0" is not a positive integer`},
 		{"zero create workers", []string{"-create-workers", "0"}, "-create-workers"},
@@ -61,7 +62,7 @@ func TestQuickRun(t *testing.T) {
 	rep.print(&out)
 	for _, want := range []*regexp.Regexp{
 		regexp.MustCompile(`\| all, one after another \| 6 \| \S+ \| [0-9.]+ \|`),
-		regexp.MustCompile(`\| baseline after 6 tenants \| 3 \|`),
+		regexp.MustCompile(`\| baseline during the last 3 \| 3 \|`),
 		regexp.MustCompile(`\| Manager\.Migrate \| 8 \| 1 \| \S+ \| [0-9.]+ \|`),
 		regexp.MustCompile(`\| Manager\.Migrate \| 8 \| 2 \|`),
 		regexp.MustCompile(`\| Migrator\.Run \| 4 \| [0-9]+ \| [0-9]+ \|`),
