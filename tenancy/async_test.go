@@ -106,3 +106,30 @@ func TestDeleteUserFailsThePendingTenantsItOwns(t *testing.T) {
 		t.Fatalf("resolve = %v", err)
 	}
 }
+
+func TestMigrateSkipsTenantsWithoutASchema(t *testing.T) {
+	f := setup(t)
+	ctx := t.Context()
+	f.provision(t, "ready", f.alice.ID)
+	pending := f.reserve(t, "pending", f.alice.ID)
+	failed := f.reserve(t, "failed", f.alice.ID)
+	if err := f.m.FailProvision(ctx, failed.Tenant.ID, "no"); err != nil {
+		t.Fatal(err)
+	}
+	results, err := f.m.Migrate(ctx)
+	if err != nil {
+		t.Fatalf("Migrate with pending and failed tenants: %v", err)
+	}
+	for _, r := range results {
+		if r.Schema.String() == pending.Tenant.SchemaName || r.Schema.String() == failed.Tenant.SchemaName {
+			t.Fatalf("Migrate touched %s", r.Schema)
+		}
+	}
+	if n := f.count(t, `SELECT count(*) FROM pg_namespace WHERE nspname IN ($1, $2)`, pending.Tenant.SchemaName, failed.Tenant.SchemaName); n != 0 {
+		t.Fatal("Migrate created a schema for a tenant without one")
+	}
+	// The worker still builds the pending tenant afterwards.
+	if tn, err := f.m.FinishProvision(ctx, pending.Tenant.ID, pending.OwnerFlags, nil); err != nil || tn.State != tenancy.StateReady {
+		t.Fatalf("FinishProvision after Migrate = %+v, %v", tn, err)
+	}
+}

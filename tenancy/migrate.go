@@ -28,7 +28,9 @@ func (m *Manager) SharedTarget() sqlxschema.Target {
 }
 
 // Targets returns the migration target of every tenant schema (deleted
-// tenants included, so a restored tenant is up to date).
+// tenants included, so a restored tenant is up to date). Tenants without a
+// schema are left out: a pending one gets every migration when its worker
+// builds it (FinishProvision), and a failed one has none.
 func (m *Manager) Targets(ctx context.Context) ([]sqlxschema.Target, error) {
 	ts, err := m.List(ctx)
 	if err != nil {
@@ -36,6 +38,9 @@ func (m *Manager) Targets(ctx context.Context) ([]sqlxschema.Target, error) {
 	}
 	out := make([]sqlxschema.Target, 0, len(ts))
 	for i := range ts {
+		if ts[i].State != StateReady {
+			continue
+		}
 		out = append(out, sqlxschema.Target{Schema: ts[i].Schema(), Sets: m.tenantSets(ts[i].Type)})
 	}
 	return out, nil
