@@ -8,12 +8,15 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"os"
+	"time"
 
 	"github.com/gorilla/mux"
 	"github.com/jmoiron/sqlx"
 
 	"github.com/tenantkit/tenantkit/middleware"
 	"github.com/tenantkit/tenantkit/tenancy"
+	"github.com/tenantkit/tenantkit/tenancy/riverprovision"
 )
 
 //go:embed migrations/*.sql
@@ -22,19 +25,26 @@ var migrationFiles embed.FS
 //go:embed templates/*.html
 var templateFiles embed.FS
 
-// app is the notes application: the tenancy manager, the middleware and
-// the parsed pages.
+// app is the notes application: the tenancy manager, the provisioning
+// queue, the middleware and the parsed pages.
 type app struct {
 	mgr   *tenancy.Manager
+	queue *riverprovision.Queue  // provisions signed-up tenants in the background
 	mw    *middleware.Middleware // pages: anonymous GETs go to /login
 	apiMW *middleware.Middleware // JSON API: anonymous requests get 401
 	pages map[string]*template.Template
 	log   *slog.Logger
 }
 
-// newApp builds the app on db: it migrates the shared schema and every
-// tenant schema, and seeds the demo data. opts go to tenancy.NewManager
-// after the app's own (the test passes cheap password hashing).
+// queuePoll is how often the provisioning workers look for new jobs (River
+// on lib/pq polls): the most a new tenant waits before its worker starts.
+const queuePoll = 250 * time.Millisecond
+
+// newApp builds the app on db: it migrates the shared schema, every tenant
+// schema and the provisioning queue's tables, seeds the demo data, and
+// starts the queue's workers; close stops them. opts go to
+// tenancy.NewManager after the app's own (the test passes cheap password
+// hashing).
 func newApp(ctx context.Context, db *sqlx.DB, opts ...tenancy.Option) (*app, error) {
 	migrations, err := fs.Sub(migrationFiles, "migrations")
 	if err != nil {
@@ -55,6 +65,13 @@ func newApp(ctx context.Context, db *sqlx.DB, opts ...tenancy.Option) (*app, err
 	}
 
 	a := &app{mgr: mgr, log: slog.Default()}
+	if a.queue, err = riverprovision.New(mgr, riverprovision.Config{PollInterval: queuePoll,
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}); err != nil {
+		return nil, err
+	}
+	if err := a.queue.Migrate(ctx); err != nil {
+		return nil, err
+	}
 	cfg := middleware.Config{
 		Tenants:  mgr,
 		Members:  mgr,
@@ -74,10 +91,21 @@ func newApp(ctx context.Context, db *sqlx.DB, opts ...tenancy.Option) (*app, err
 	if a.apiMW, err = middleware.New(apiCfg); err != nil {
 		return nil, err
 	}
-	if a.pages, err = parsePages("home.html", "login.html", "notes.html", "signup.html", "members.html"); err != nil {
+	if a.pages, err = parsePages("home.html", "login.html", "notes.html", "signup.html", "members.html", "welcome.html"); err != nil {
+		return nil, err
+	}
+	// The workers live until close, not until ctx ends (River stops its
+	// workers when the start context is cancelled).
+	if err := a.queue.Start(context.WithoutCancel(ctx)); err != nil {
 		return nil, err
 	}
 	return a, nil
+}
+
+// close stops the provisioning workers, waiting for a running job at most
+// until ctx ends; a job cut short is worked again at the next start.
+func (a *app) close(ctx context.Context) error {
+	return a.queue.Stop(ctx)
 }
 
 // parsePages parses each page together with the shared layout.
@@ -104,6 +132,7 @@ func (a *app) routes() http.Handler {
 	public.HandleFunc("/", a.home).Methods(get...)
 	public.HandleFunc("/signup", a.signupForm).Methods(get...)
 	public.Handle("/signup", checkCSRF(http.HandlerFunc(a.signup))).Methods(http.MethodPost)
+	public.HandleFunc("/welcome", a.welcome).Methods(get...)
 	a.authRoutes(public)
 
 	tenant := mux.NewRouter()

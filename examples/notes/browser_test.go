@@ -110,6 +110,21 @@ func (b *tab) text() string { return b.eval(`document.body ? document.body.inner
 // url is the address of the page shown.
 func (b *tab) url() string { return b.eval(`location.href`) }
 
+// waitProvisioned waits on the welcome page, which reloads itself while
+// the tenant is being prepared, until it links to the tenant (10s at
+// most).
+func (b *tab) waitProvisioned() {
+	b.t.Helper()
+	if !strings.Contains(b.url(), "/welcome?") {
+		b.t.Fatalf("%s: at %s after sign up, want the welcome page", b.name, b.url())
+	}
+	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(`a.tenant-link`))); err != nil {
+		b.t.Fatalf("%s: the new tenant is not ready after 10s: %v\n%s", b.name, err, b.text())
+	}
+}
+
 func (b *tab) has(sel string) bool {
 	return b.eval(`document.querySelector(`+jsString(sel)+`) ? "yes" : "no"`) == "yes"
 }
@@ -191,6 +206,7 @@ func TestBrowser(t *testing.T) {
 		b.open(home, 200)
 		b.click(`a[href="/signup"]`, 200)
 		b.submit(`form[action="/signup"]`, map[string]string{"email": email, "password": password, "name": name, "slug": slug}, 200)
+		b.waitProvisioned()
 		b.mustSee("Your organisation is ready", name)
 	}
 	login := func(b *tab, email string, want int64) {
@@ -205,11 +221,13 @@ func TestBrowser(t *testing.T) {
 	oli.click(`a[href="/signup"]`, 200)
 	oli.shot("2-signup")
 	oli.submit(`form[action="/signup"]`, map[string]string{"email": "olivia@example.org", "password": password, "name": "Olive Co", "slug": "olive"}, 200)
+	// A worker builds the tenant's schema; the welcome page waits for it.
+	oli.waitProvisioned()
 	oli.mustSee("Your organisation is ready", "Olive Co")
 	oli.shot("3-signed-up")
 
 	// Her organisation's host has its own session: she logs in there.
-	oli.click(`ul.tenants a`, 200)
+	oli.click(`a.tenant-link`, 200)
 	if !strings.HasPrefix(oli.url(), olive+"login") {
 		t.Fatalf("olivia at %s, want the login page of %s", oli.url(), olive)
 	}

@@ -36,6 +36,7 @@ type page struct {
 	Members []memberView
 	Groups  []permissions.Group
 	Perms   []permissions.Permission
+	New     *newTenant // welcome page
 }
 
 type tenantRef struct {
@@ -202,8 +203,6 @@ func clientAddr(r *http.Request) string {
 // that no text from the URL reaches the page.
 func noticeText(code string) string {
 	switch code {
-	case "signedup":
-		return "Your organisation is ready. Sessions are per host: log in there with the same email and password."
 	case "added":
 		return "Member added."
 	}

@@ -85,6 +85,13 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	defer func() {
+		stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := a.close(stopCtx); err != nil {
+			slog.Error("notes: stopping the provisioning workers", "err", err)
+		}
+	}()
 
 	ln, err := net.Listen("tcp", listenAddr())
 	if err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tenantkit/tenantkit/internal/pgtest"
 	"github.com/tenantkit/tenantkit/internal/testkit"
@@ -31,9 +33,20 @@ func newServer(t *testing.T) (*httptest.Server, *app) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { closeApp(t, a) })
 	srv := httptest.NewServer(a.routes())
 	t.Cleanup(srv.Close)
 	return srv, a
+}
+
+// closeApp stops the app's provisioning workers.
+func closeApp(t *testing.T, a *app) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := a.close(ctx); err != nil {
+		t.Errorf("close app: %v", err)
+	}
 }
 
 // browser is one user agent talking to one host. Every request goes to the
@@ -465,9 +478,11 @@ func TestSeedTwice(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 2 {
-		if _, err := newApp(t.Context(), db, tenancy.WithUsers(store)); err != nil {
+		a, err := newApp(t.Context(), db, tenancy.WithUsers(store))
+		if err != nil {
 			t.Fatal(err)
 		}
+		closeApp(t, a)
 	}
 	var tenants, memberships int
 	if err := db.Get(&tenants, `SELECT count(*) FROM tenantkit_tenants`); err != nil {

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tenantkit/tenantkit/tenancy"
 	"github.com/tenantkit/tenantkit/users"
@@ -45,6 +46,8 @@ func TestSignup(t *testing.T) {
 		{"created", ok, 303, ""},
 		{"same again", with("slug", "newco2"), 409, "log in instead"},
 	}
+	var welcome string // where the sign up leads
+	var newUser *browser
 	for _, tt := range tests {
 		b := newBrowser(t, srv, "localhost")
 		tt.form.Set("csrf", b.csrf("/signup"))
@@ -53,10 +56,21 @@ func TestSignup(t *testing.T) {
 		if !strings.Contains(r.body, tt.wantBody) {
 			t.Errorf("%s: body lacks %q:\n%s", tt.name, tt.wantBody, r.body)
 		}
-		if tt.wantStatus == 303 && b.cookies["tenantkit_session"] == "" {
-			t.Errorf("%s: not logged in after sign up", tt.name)
+		if tt.wantStatus == 303 {
+			welcome, newUser = r.header.Get("Location"), b
+			if b.cookies["tenantkit_session"] == "" {
+				t.Errorf("%s: not logged in after sign up", tt.name)
+			}
 		}
 	}
+	// The welcome page waits for the worker, then links to the tenant.
+	waitReady(t, newUser, welcome)
+	// It is the owner's alone.
+	bob := newBrowser(t, srv, "localhost").mustLogin(bobEmail, bobPassword)
+	expectStatus(t, "welcome page of another's tenant", bob.get(welcome), 404)
+	expectStatus(t, "welcome page, anonymous", newBrowser(t, srv, "localhost").get(welcome), 404)
+	expectStatus(t, "welcome page, bad id", newUser.get("/welcome?tenant=x"), 404)
+	expectStatus(t, "welcome page, unknown id", newUser.get("/welcome?tenant=999999"), 404)
 	// Refusals wrote nothing: the taken slug's user does not exist, the
 	// bad emails' tenants do not exist.
 	if _, err := a.mgr.Users().ByEmail(ctx, "new@example.org"); err != nil {
@@ -79,6 +93,26 @@ func TestSignup(t *testing.T) {
 	expectStatus(t, "owner GET /members", r, 200)
 	if !strings.Contains(r.body, "new@example.org") || !strings.Contains(r.body, "superuser") {
 		t.Fatalf("members page of the new tenant:\n%s", r.body)
+	}
+}
+
+// waitReady loads the welcome page at path until it links to the new
+// tenant (the provisioning worker has finished), for at most 10 seconds.
+func waitReady(t *testing.T, b *browser, path string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		r := b.get(path)
+		expectStatus(t, "welcome page", r, 200)
+		switch {
+		case strings.Contains(r.body, `class="tenant-link"`):
+			return
+		case strings.Contains(r.body, "could not be created"):
+			t.Fatalf("provisioning failed:\n%s", r.body)
+		case time.Now().After(deadline):
+			t.Fatalf("tenant still not ready after 10s:\n%s", r.body)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -29,10 +30,13 @@ func (a *app) signupForm(w http.ResponseWriter, r *http.Request) {
 	a.render(w, r, http.StatusOK, "signup.html", p)
 }
 
-// signup creates a user and provisions an organisation (a tenant) owned
-// by them, in one transaction: either both exist afterwards or neither
-// does. The new user is logged in on the public site, which lists the
-// organisation; its own host has its own session (cookies are host-only).
+// signup creates a user and reserves an organisation (a tenant) owned by
+// them, in one transaction: either both exist afterwards or neither does.
+// A background worker then builds the tenant's schema (riverprovision);
+// meanwhile its host answers 503 "being prepared". The new user is logged
+// in on the public site and sent to the welcome page, which waits for the
+// tenant and links to it; its own host has its own session (cookies are
+// host-only).
 func (a *app) signup(w http.ResponseWriter, r *http.Request) {
 	email := strings.TrimSpace(r.PostFormValue("email"))
 	password := r.PostFormValue("password")
@@ -60,7 +64,7 @@ func (a *app) signup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	u, err := a.createAccount(r.Context(), email, password, name, slug)
+	u, t, err := a.createAccount(r.Context(), email, password, name, slug)
 	switch {
 	case errors.Is(err, users.ErrInvalidEmail):
 		again(http.StatusBadRequest, "That is not an email address.")
@@ -77,27 +81,61 @@ func (a *app) signup(w http.ResponseWriter, r *http.Request) {
 			a.fail(w, r, err)
 			return
 		}
-		http.Redirect(w, r, "/?notice=signedup", http.StatusSeeOther)
+		http.Redirect(w, r, "/welcome?tenant="+strconv.FormatInt(t.ID, 10), http.StatusSeeOther)
 	}
 }
 
-// createAccount creates the user and their tenant in one transaction.
-func (a *app) createAccount(ctx context.Context, email, password, name, slug string) (*users.User, error) {
+// createAccount creates the user and reserves their tenant, and queues
+// its provisioning, in one transaction.
+func (a *app) createAccount(ctx context.Context, email, password, name, slug string) (*users.User, *tenancy.Tenant, error) {
 	tx, err := a.mgr.DB().Unwrap().BeginTxx(ctx, nil)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer func() { _ = tx.Rollback() }() // a no-op after Commit
 	u, err := a.mgr.CreateUserTx(ctx, tx, email, password, true)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if _, _, err := a.mgr.ProvisionTx(ctx, tx, name, slug, u.ID); err != nil {
-		return nil, err
+	res, err := a.queue.ProvisionAsyncTx(ctx, tx, name, slug, u.ID)
+	if err != nil {
+		return nil, nil, err
 	}
 	if err := tx.Commit(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	a.mgr.FlushCache() // a "no such host" answer cached for the new domain
-	return u, nil
+	return u, res.Tenant, nil
+}
+
+// welcome shows the signed-up user's new tenant: "being prepared" (the
+// page reloads itself every second) until the worker has built it, then a
+// link to it. Only the tenant's owner sees it; anyone else gets 404.
+func (a *app) welcome(w http.ResponseWriter, r *http.Request) {
+	p, err := a.newPage(w, r, "Welcome")
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	id, err := strconv.ParseInt(r.URL.Query().Get("tenant"), 10, 64)
+	if p.User == nil || err != nil {
+		http.NotFound(w, r)
+		return
+	}
+	t, err := a.mgr.Get(r.Context(), id)
+	if errors.Is(err, tenancy.ErrTenantNotFound) || (err == nil && t.OwnerID != p.User.ID) {
+		http.NotFound(w, r)
+		return
+	}
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	p.New = &newTenant{Name: t.Name, State: t.State, URL: a.tenantURL(r, t)}
+	a.render(w, r, http.StatusOK, "welcome.html", p)
+}
+
+// newTenant is the welcome page's tenant.
+type newTenant struct {
+	Name, State, URL string
 }
