@@ -291,15 +291,26 @@ func TestBrowser(t *testing.T) {
 		t.Fatal("a reader added a note")
 	}
 
-	// Rita's phone: the notes page fits the screen's width.
-	if err := chromedp.Do(rita.ctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile)); err != nil {
-		t.Fatal(err)
+	// On a phone, the pages fit the screen's width.
+	for _, b := range []*tab{rita, oli} {
+		if err := chromedp.Do(b.ctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile)); err != nil {
+			t.Fatal(err)
+		}
 	}
-	rita.open(olive, 200)
-	if fits := rita.eval(`String(document.documentElement.scrollWidth <= window.innerWidth)`); fits != "true" {
-		t.Fatalf("the notes page is wider than a phone's screen")
+	for _, p := range []struct {
+		b        *tab
+		url, png string
+	}{
+		{rita, olive, "7-notes-phone"},
+		{oli, olive + "members", "8-members-phone"},
+		{oli, home, "9-home-phone"},
+	} {
+		p.b.open(p.url, 200)
+		if fits := p.b.eval(`String(document.documentElement.scrollWidth <= window.innerWidth)`); fits != "true" {
+			t.Errorf("%s is wider than a phone's screen", p.url)
+		}
+		p.b.shot(p.png)
 	}
-	rita.shot("7-notes-phone")
 
 	// Carl, of another tenant, logs in at olive and gets 403 there.
 	carl.open(olive, 200)
