@@ -66,6 +66,9 @@ type Config struct {
 	// PollInterval is how often workers look for new jobs (lib/pq has no
 	// LISTEN for River). Default 1s.
 	PollInterval time.Duration
+	// Timeout bounds one attempt (schema, migrations, hooks). Default 5
+	// minutes.
+	Timeout time.Duration
 	// RetryDelay gives the wait before attempt+1 after a failed attempt.
 	// Default: River's (attempt^4 seconds, with jitter).
 	RetryDelay func(attempt int) time.Duration
@@ -107,15 +110,18 @@ func New(m *tenancy.Manager, cfg Config) (*Queue, error) {
 	if cfg.Workers == 0 {
 		cfg.Workers = 2
 	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 5 * time.Minute
+	}
 	if cfg.PollInterval == 0 {
 		cfg.PollInterval = time.Second
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	if cfg.MaxAttempts < 1 || cfg.Workers < 1 || cfg.PollInterval < time.Millisecond {
-		return nil, fmt.Errorf("riverprovision: New: need MaxAttempts >= 1, Workers >= 1, PollInterval >= 1ms (got %d, %d, %v)",
-			cfg.MaxAttempts, cfg.Workers, cfg.PollInterval)
+	if cfg.MaxAttempts < 1 || cfg.Workers < 1 || cfg.PollInterval < time.Millisecond || cfg.Timeout < 0 {
+		return nil, fmt.Errorf("riverprovision: New: need MaxAttempts >= 1, Workers >= 1, PollInterval >= 1ms, Timeout >= 0 (got %d, %d, %v, %v)",
+			cfg.MaxAttempts, cfg.Workers, cfg.PollInterval, cfg.Timeout)
 	}
 	q := &Queue{m: m, db: db, cfg: cfg}
 	workers := river.NewWorkers()
@@ -184,20 +190,34 @@ func (q *Queue) Stop(ctx context.Context) error {
 // ...) with nothing written. The tenant's host answers
 // tenancy.ErrTenantPending until a worker has finished it.
 func (q *Queue) ProvisionAsync(ctx context.Context, name, slug string, ownerID int64, opts ...tenancy.ProvisionOption) (*tenancy.Tenant, *tenancy.Domain, error) {
+	r, err := q.provisionAsync(ctx, name, slug, ownerID, opts)
+	if errors.Is(err, tenancy.ErrSlugExists) || errors.Is(err, tenancy.ErrDomainExists) {
+		// A concurrent call with the same idempotency key can collide on
+		// the slug before its key is visible; once it has committed, a
+		// second try finds the key (and without a key fails the same way).
+		r, err = q.provisionAsync(ctx, name, slug, ownerID, opts)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	q.m.FlushCache() // negative entries for the new domain
+	return r.Tenant, r.Domain, nil
+}
+
+func (q *Queue) provisionAsync(ctx context.Context, name, slug string, ownerID int64, opts []tenancy.ProvisionOption) (*tenancy.Reservation, error) {
 	tx, err := q.db.BeginTxx(ctx, nil)
 	if err != nil {
-		return nil, nil, fmt.Errorf("riverprovision: provision %q: %w", slug, err)
+		return nil, fmt.Errorf("riverprovision: provision %q: %w", slug, err)
 	}
 	defer tx.Rollback()
 	r, err := q.ProvisionAsyncTx(ctx, tx, name, slug, ownerID, opts...)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if err := tx.Commit(); err != nil {
-		return nil, nil, fmt.Errorf("riverprovision: provision %q: %w", slug, err)
+		return nil, fmt.Errorf("riverprovision: provision %q: %w", slug, err)
 	}
-	q.m.FlushCache() // negative entries for the new domain
-	return r.Tenant, r.Domain, nil
+	return r, nil
 }
 
 // ProvisionAsyncTx is ProvisionAsync inside the caller's transaction: the
@@ -267,6 +287,8 @@ func (w *worker) failed(ctx context.Context, job *river.Job[args], err error) er
 	}
 	return river.JobCancel(err)
 }
+
+func (w *worker) Timeout(*river.Job[args]) time.Duration { return w.q.cfg.Timeout }
 
 func (w *worker) NextRetry(job *river.Job[args]) time.Time {
 	if w.q.cfg.RetryDelay == nil {

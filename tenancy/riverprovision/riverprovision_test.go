@@ -371,7 +371,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 	t.Parallel()
 	m, _ := testkit.Manager(t)
 	for _, cfg := range []riverprovision.Config{
-		{MaxAttempts: -1}, {Workers: -2}, {PollInterval: time.Microsecond},
+		{MaxAttempts: -1}, {Workers: -2}, {PollInterval: time.Microsecond}, {Timeout: -time.Second},
 	} {
 		if _, err := riverprovision.New(m, cfg); err == nil {
 			t.Errorf("New(%+v) accepted", cfg)
@@ -379,5 +379,25 @@ func TestNewRejectsBadConfig(t *testing.T) {
 	}
 	if _, err := riverprovision.New(nil, riverprovision.Config{}); err == nil {
 		t.Error("New(nil) accepted")
+	}
+}
+
+func TestProvisionAsyncAttemptTimesOut(t *testing.T) {
+	f := setup(t, tenancy.WithHooks(tenancy.Hooks{
+		TenantProvisioned: func(ctx context.Context, _ *sqlx.Tx, _ *tenancy.Tenant) error {
+			<-ctx.Done() // a migration that hangs
+			return ctx.Err()
+		},
+	}))
+	ctx := t.Context()
+	q := f.queue(t, riverprovision.Config{MaxAttempts: 1, Timeout: 200 * time.Millisecond})
+	tn, _, err := q.ProvisionAsync(ctx, "Acme", "acme", f.alice.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wait(t, start(t, q))
+	got, _ := f.m.Get(ctx, tn.ID)
+	if got.State != tenancy.StateFailed || !strings.Contains(got.StateReason, "deadline exceeded") {
+		t.Fatalf("tenant = %s %q", got.State, got.StateReason)
 	}
 }
