@@ -29,8 +29,9 @@ type Hooks struct {
 	// finishes ProvisionAsync. The tenant's schema is migrated and its
 	// owner is a member.
 	TenantProvisioned func(ctx context.Context, tx *sqlx.Tx, t *Tenant) error
-	// TenantDeleted: DeleteTenant, and DeleteUser for each tenant the user
-	// owned. t is the tenant before deletion.
+	// TenantDeleted: DeleteTenant, and DeleteUser for each ready tenant the
+	// user owned (a pending one fails instead). t is the tenant before
+	// deletion.
 	TenantDeleted func(ctx context.Context, tx *sqlx.Tx, t *Tenant) error
 	// TenantRestored: RestoreTenant; t is live again.
 	TenantRestored func(ctx context.Context, tx *sqlx.Tx, t *Tenant) error
