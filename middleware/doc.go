@@ -14,6 +14,17 @@
 // Authenticate puts the session's user in the context; RequireMember and
 // RequirePerm then check that user against that tenant.
 //
+// # Sessions
+//
+// LogIn starts a session with a new token (revoking the one the request
+// carried) and sets the cookie: HttpOnly, SameSite=Lax, Secure over TLS,
+// and host-only, so a login on one tenant's host is not sent to another's.
+// Config.CookieDomain shares one login across the subdomains of a base
+// domain instead; membership and permissions are still checked against
+// each request's tenant. LogOut revokes the session on the server.
+// Authenticate also gives each request a permissions memo
+// (permissions.WithRequestCache).
+//
 // # Other ways to pick the tenant
 //
 // TenantBy is Tenant with more sources: a path prefix (/t/acme/...,
