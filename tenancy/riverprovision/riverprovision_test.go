@@ -12,6 +12,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/tenantkit/tenantkit/internal/pgtest"
 	"github.com/tenantkit/tenantkit/internal/testkit"
@@ -83,7 +84,7 @@ func wait(t *testing.T, events <-chan *river.Event) *river.Event {
 	for {
 		select {
 		case ev := <-events:
-			if ev.Kind == river.EventKindJobFailed && ev.Job.State != "discarded" {
+			if ev.Kind == river.EventKindJobFailed && ev.Job.State != rivertype.JobStateDiscarded {
 				continue
 			}
 			return ev
