@@ -312,8 +312,13 @@ func TestBrowser(t *testing.T) {
 		p.b.shot(p.png)
 	}
 
-	// Carl, of another tenant, logs in at olive and gets 403 there.
+	// Carl, of another tenant, logs in at olive and gets 403 there. His
+	// session from the public site is not sent to olive's host (cookies
+	// are host-only): olive asks him to log in first.
 	carl.open(olive, 200)
+	if !strings.HasPrefix(carl.url(), olive+"login") {
+		t.Fatalf("carl at %s, want olive's login page: a session crossed hosts", carl.url())
+	}
 	login(carl, "carl@example.org", 403)
 	carl.open(olive+"api/notes", 403)
 }
