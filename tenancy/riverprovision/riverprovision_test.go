@@ -402,3 +402,34 @@ func TestProvisionAsyncAttemptTimesOut(t *testing.T) {
 		t.Fatalf("tenant = %s %q", got.State, got.StateReason)
 	}
 }
+
+func TestProvisionAsyncTxFollowsTheCallersTransaction(t *testing.T) {
+	f := setup(t)
+	ctx := t.Context()
+	q := f.queue(t, riverprovision.Config{})
+	for _, commit := range []bool{false, true} {
+		tx := f.db.MustBeginTx(ctx, nil)
+		r, err := q.ProvisionAsyncTx(ctx, tx, "Acme", "acme", f.alice.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if commit {
+			err = tx.Commit()
+		} else {
+			err = tx.Rollback()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := 0
+		if commit {
+			want = 1
+		}
+		if n := f.count(t, `SELECT count(*) FROM tenantkit_tenants WHERE id = $1`, r.Tenant.ID); n != want {
+			t.Fatalf("commit %v: %d tenant rows", commit, n)
+		}
+		if n := f.count(t, `SELECT count(*) FROM river_job WHERE args->>'tenant_id' = $1::text`, r.Tenant.ID); n != want {
+			t.Fatalf("commit %v: %d jobs", commit, n)
+		}
+	}
+}
