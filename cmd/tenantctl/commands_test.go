@@ -419,3 +419,32 @@ func TestProgressOnATerminal(t *testing.T) {
 		t.Fatalf("bar on 30 columns is %d wide: %q", len(line), line)
 	}
 }
+
+func TestMigrateReportsEveryFailure(t *testing.T) {
+	t.Parallel()
+	dsn, schemas := setup(t)
+	db := openDB(t, dsn)
+	more := provisionMany(t, dsn, 3)
+	// Two tenants, apart in tenant order, already have the column that
+	// 0002 adds: both fail, the others are migrated.
+	broken := []string{schemas["acme"], more[1]}
+	for _, s := range broken {
+		if _, err := db.Exec(`ALTER TABLE "` + s + `".notes ADD COLUMN pinned int`); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := fails(t, dsn, 1, "migrate: 2 of 6 tenant schemas failed", "migrate", "--migrations", migrationsWith0002(t), "--parallel", "2")
+	for _, s := range broken {
+		if line := s + "\tFAILED: app.default/0002_add_column: pq: column \"pinned\" of relation \"notes\" already exists"; !strings.Contains(r.stdout, line) {
+			t.Errorf("migrate printed %q, lacking %q", r.stdout, line)
+		}
+	}
+	for _, s := range []string{schemas["globex"], more[0], more[2]} {
+		if !strings.Contains(r.stdout, s+"\tapplied 1\n") || !hasColumn(t, db, s, "notes", "pinned") {
+			t.Errorf("%s not migrated past the failures: %q", s, r.stdout)
+		}
+	}
+	if !strings.HasSuffix(r.stdout, ": 3 migrations applied, 2 failed\n") {
+		t.Errorf("migrate summary: %q", r.stdout)
+	}
+}
