@@ -188,6 +188,9 @@ func TestBrowser(t *testing.T) {
 		chromedp.Flag("host-resolver-rules", "MAP *.localhost 127.0.0.1, MAP localhost 127.0.0.1"),
 		chromedp.Flag("no-proxy-server", true),
 		chromedp.WindowSize(1024, 768),
+		// Chromium's own temporary files (its singleton socket) go where
+		// the test removes them.
+		chromedp.Env("TMPDIR="+t.TempDir()),
 	)
 	if os.Geteuid() == 0 {
 		opts = append(opts, chromedp.NoSandbox) // Chromium refuses to run as root with its sandbox
