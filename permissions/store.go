@@ -3,7 +3,6 @@ package permissions
 import (
 	"context"
 	"embed"
-	"errors"
 	"fmt"
 	"io/fs"
 	"regexp"
@@ -13,6 +12,7 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 
+	"github.com/tenantkit/tenantkit/internal/pgerr"
 	"github.com/tenantkit/tenantkit/internal/shared"
 	"github.com/tenantkit/tenantkit/sqlxschema"
 )
@@ -326,8 +326,7 @@ func (s *Store) CreateGroup(ctx context.Context, name string, perms ...string) e
 	return s.write(ctx, func(tx *sqlx.Tx) error {
 		var gid int64
 		err := tx.GetContext(ctx, &gid, `INSERT INTO tenantkit_groups (name) VALUES ($1) RETURNING id`, name)
-		var pqErr *pq.Error
-		if errors.As(err, &pqErr) && pqErr.Code == "23505" {
+		if pgerr.IsUnique(err) {
 			return fmt.Errorf("permissions: create group %q: %w", name, ErrGroupExists)
 		}
 		if err != nil {

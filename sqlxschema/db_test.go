@@ -280,7 +280,7 @@ func waitGone(t *testing.T, db *sqlx.DB, pid int) {
 // freshDB opens a new, empty database on the test cluster.
 func freshDB(t *testing.T) *sqlx.DB {
 	t.Helper()
-	db, err := sqlx.Open("postgres", pgtest.NewDatabase(t))
+	db, err := sqlx.Open(pgtest.Driver(), pgtest.NewDatabase(t))
 	if err != nil {
 		t.Fatal(err)
 	}

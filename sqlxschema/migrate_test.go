@@ -11,7 +11,6 @@ import (
 	"testing/fstest"
 
 	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
 
 	"github.com/tenantkit/tenantkit/internal/pgtest"
 	"github.com/tenantkit/tenantkit/sqlxschema"
@@ -478,12 +477,12 @@ func TestRunOptionErrors(t *testing.T) {
 // COMMIT aside).
 func TestStatementsPerSchema(t *testing.T) {
 	t.Parallel()
-	pc, err := pq.NewConnector(pgtest.NewDatabase(t))
+	pc, err := pgtest.Connector(pgtest.NewDatabase(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	conn := sqlxschema.WrapConnector(pc)
-	db := sqlx.NewDb(sql.OpenDB(conn), "postgres")
+	db := sqlx.NewDb(sql.OpenDB(conn), pgtest.Driver())
 	t.Cleanup(func() { db.Close() })
 	sdb, _ := sqlxschema.New(db)
 	m := sqlxschema.NewMigrator(sdb)

@@ -10,8 +10,8 @@ import (
 	"strings"
 
 	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
 
+	"github.com/tenantkit/tenantkit/internal/pgerr"
 	"github.com/tenantkit/tenantkit/permissions"
 	"github.com/tenantkit/tenantkit/sqlxschema"
 	"github.com/tenantkit/tenantkit/users"
@@ -395,18 +395,11 @@ func placeholders(n int) string {
 
 // uniqueViolation returns the constraint name of a unique violation.
 func uniqueViolation(err error) (string, bool) {
-	var pqErr *pq.Error
-	if errors.As(err, &pqErr) && pqErr.Code == "23505" {
-		return pqErr.Constraint, true
+	if pgerr.IsUnique(err) {
+		return pgerr.Constraint(err), true
 	}
 	return "", false
 }
 
-// pqCode returns the SQLSTATE of a driver error.
-func pqCode(err error) (string, bool) {
-	var pqErr *pq.Error
-	if errors.As(err, &pqErr) {
-		return string(pqErr.Code), true
-	}
-	return "", false
-}
+// pqCode returns the SQLSTATE of a driver error (lib/pq or pgx).
+func pqCode(err error) (string, bool) { return pgerr.Code(err) }

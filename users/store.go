@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
 
+	"github.com/tenantkit/tenantkit/internal/pgerr"
 	"github.com/tenantkit/tenantkit/internal/shared"
 	"github.com/tenantkit/tenantkit/sqlxschema"
 )
@@ -178,8 +178,7 @@ func (s *Store) create(ctx context.Context, ex sqlx.ExtContext, email, password 
 	err = sqlx.GetContext(ctx, ex, &u, `INSERT INTO `+s.t.Users+` (email, password_hash, is_active, is_superuser)
 		VALUES ($1, $2, $3, $4) RETURNING `+userColumns, email, hash, isActive, super)
 	if err != nil {
-		var pqErr *pq.Error
-		if errors.As(err, &pqErr) && pqErr.Code == "23505" {
+		if pgerr.IsUnique(err) {
 			var deleted bool
 			if qerr := sqlx.GetContext(ctx, ex, &deleted, `SELECT deleted_at IS NOT NULL FROM `+s.t.Users+` WHERE lower(email) = lower($1)`, email); qerr == nil && deleted {
 				return nil, fmt.Errorf("users: create %q: %w", email, ErrDeleted)

@@ -1,7 +1,6 @@
 package pgtest
 
 import (
-	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -98,7 +97,7 @@ pidfile = %[4]s/pgbouncer.pid
 	}
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		db, err := sql.Open("postgres", b.DSN(database))
+		db, err := Open(b.DSN(database))
 		if err == nil {
 			err = db.Ping()
 			db.Close()

@@ -14,7 +14,6 @@ package pgtest
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -201,7 +200,7 @@ func (c *Cluster) waitReady(limit time.Duration) error {
 			return fmt.Errorf("pgtest: postgres exited during start:\n%s", log)
 		default:
 		}
-		db, err := sql.Open("postgres", c.DSN("postgres"))
+		db, err := Open(c.DSN("postgres"))
 		if err == nil {
 			err = db.Ping()
 			db.Close()
@@ -234,7 +233,7 @@ func (c *Cluster) URL(database string) string {
 // starts with prefix, and returns its name.
 func (c *Cluster) CreateDatabase(ctx context.Context, prefix string) (string, error) {
 	name := fmt.Sprintf("%s_%d", sanitize(prefix), c.dbSeq.Add(1))
-	db, err := sql.Open("postgres", c.DSN("postgres"))
+	db, err := Open(c.DSN("postgres"))
 	if err != nil {
 		return "", err
 	}

@@ -1,7 +1,6 @@
 package pgtest_test
 
 import (
-	"database/sql"
 	"os"
 	"path/filepath"
 	"testing"
@@ -14,7 +13,7 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 func TestNewDatabaseIsFreshAndUsable(t *testing.T) {
 	t.Parallel()
 	dsn := pgtest.NewDatabase(t)
-	db, err := sql.Open("postgres", dsn)
+	db, err := pgtest.Open(dsn)
 	if err != nil {
 		t.Fatal(err)
 	}

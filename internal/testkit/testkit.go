@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
 
 	"github.com/tenantkit/tenantkit/internal/pgtest"
 	"github.com/tenantkit/tenantkit/sqlxschema"
@@ -23,7 +22,7 @@ var FastArgon2 = users.Argon2Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16
 // DB opens a fresh database on the shared cluster, closed at cleanup.
 func DB(t testing.TB) *sqlx.DB {
 	t.Helper()
-	db, err := sqlx.Open("postgres", pgtest.NewDatabase(t))
+	db, err := sqlx.Open(pgtest.Driver(), pgtest.NewDatabase(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +80,7 @@ func ExampleManager(opts ...tenancy.Option) *tenancy.Manager {
 	if err != nil {
 		panic(err)
 	}
-	db := sqlx.MustOpen("postgres", c.DSN(name))
+	db := sqlx.MustOpen(pgtest.Driver(), c.DSN(name))
 	store, err := users.New(db, users.WithArgon2Params(FastArgon2))
 	if err != nil {
 		panic(err)
@@ -107,12 +106,12 @@ func ExampleManager(opts ...tenancy.Option) *tenancy.Manager {
 func CountingManager(t testing.TB, opts ...tenancy.Option) (*tenancy.Manager, *sqlxschema.Connector, string) {
 	t.Helper()
 	dsn := pgtest.NewDatabase(t)
-	pc, err := pq.NewConnector(dsn)
+	pc, err := pgtest.Connector(dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	conn := sqlxschema.WrapConnector(pc)
-	db := sqlx.NewDb(sql.OpenDB(conn), "postgres")
+	db := sqlx.NewDb(sql.OpenDB(conn), pgtest.Driver())
 	t.Cleanup(func() { db.Close() })
 	store, err := users.New(db, users.WithArgon2Params(FastArgon2))
 	if err != nil {
@@ -132,7 +131,7 @@ func CountingManager(t testing.TB, opts ...tenancy.Option) (*tenancy.Manager, *s
 // DBFromDSN opens dsn, closed at cleanup.
 func DBFromDSN(t testing.TB, dsn string) *sqlx.DB {
 	t.Helper()
-	db, err := sqlx.Open("postgres", dsn)
+	db, err := sqlx.Open(pgtest.Driver(), dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
