@@ -185,7 +185,17 @@ func (g *guardConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.
 	var tx driver.Tx
 	var err error
 	if b, ok := g.inner.(driver.ConnBeginTx); ok {
-		tx, err = b.BeginTx(ctx, opts)
+		bctx := ctx
+		if _, combines := g.inner.(driver.Tx); combines {
+			// lib/pq keeps the watch it arms on BeginTx's context and
+			// calls it at every later Commit or Rollback of the
+			// connection, also those of combined BEGINs (beginWithPath),
+			// where it panics or closes the connection. So it gets none;
+			// database/sql still rolls back and discards the connection
+			// when ctx ends during the transaction.
+			bctx = context.WithoutCancel(ctx)
+		}
+		tx, err = b.BeginTx(bctx, opts)
 	} else {
 		tx, err = g.inner.Begin() //nolint:staticcheck
 	}

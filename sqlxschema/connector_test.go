@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
 
 	"github.com/tenantkit/tenantkit/internal/pgtest"
 	"github.com/tenantkit/tenantkit/sqlxschema"
@@ -18,12 +17,12 @@ import (
 
 func guarded(t *testing.T, maxConns int) (*sqlx.DB, *sqlxschema.Connector) {
 	t.Helper()
-	pc, err := pq.NewConnector(pgtest.NewDatabase(t))
+	pc, err := pgtest.Connector(pgtest.NewDatabase(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := sqlxschema.WrapConnector(pc)
-	db := sqlx.NewDb(sql.OpenDB(c), "postgres")
+	db := sqlx.NewDb(sql.OpenDB(c), pgtest.Driver())
 	db.SetMaxOpenConns(maxConns)
 	t.Cleanup(func() { db.Close() })
 	db.MustExec(`CREATE SCHEMA tenant_a; CREATE TABLE tenant_a.items (owner text); INSERT INTO tenant_a.items VALUES ('tenant_a')`)
@@ -248,12 +247,12 @@ func TestRequestConnIsLazyAndReleased(t *testing.T) {
 
 func guardedReuse(t *testing.T) (*sqlx.DB, *sqlxschema.Connector) {
 	t.Helper()
-	pc, err := pq.NewConnector(pgtest.NewDatabase(t))
+	pc, err := pgtest.Connector(pgtest.NewDatabase(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := sqlxschema.WrapConnector(pc, sqlxschema.ReuseSearchPath())
-	db := sqlx.NewDb(sql.OpenDB(c), "postgres")
+	db := sqlx.NewDb(sql.OpenDB(c), pgtest.Driver())
 	db.SetMaxOpenConns(1)
 	t.Cleanup(func() { db.Close() })
 	db.MustExec(`CREATE SCHEMA tenant_a; CREATE TABLE tenant_a.items (owner text); INSERT INTO tenant_a.items VALUES ('tenant_a');
@@ -265,7 +264,7 @@ func guardedReuse(t *testing.T) (*sqlx.DB, *sqlxschema.Connector) {
 // of 10: the database never sees more than 10 connections from it.
 func TestConnectionsDoNotGrowWithTenants(t *testing.T) {
 	dsn := pgtest.NewDatabase(t)
-	db := sqlx.MustOpen("postgres", dsn)
+	db := sqlx.MustOpen(pgtest.Driver(), dsn)
 	t.Cleanup(func() { db.Close() })
 	var ddl strings.Builder
 	for i := 0; i < 1000; i++ {
@@ -317,4 +316,47 @@ func TestConnectionsDoNotGrowWithTenants(t *testing.T) {
 		t.Fatalf("the server saw up to %d connections from a pool of 10 serving 1000 tenants", n)
 	}
 	t.Logf("1000 tenants, pool of 10: at most %d server connections", maxSeen.Load())
+}
+
+// TestCombinedBeginAfterPlainBeginTx: lib/pq arms a watch on the context of
+// every BeginTx and calls it again at each later Commit or Rollback of the
+// connection. A combined BEGIN goes around BeginTx, so a watch left by an
+// earlier plain BeginTx with a cancellable context must not be called by
+// the combined transactions after it: it used to panic ("attempt to set nil
+// err") on the third, or close the connection once that context ended.
+func TestCombinedBeginAfterPlainBeginTx(t *testing.T) {
+	db, _ := guarded(t, 1)
+	sdb, _ := sqlxschema.New(db)
+	pid := func() (p int) {
+		if err := db.Get(&p, `SELECT pg_backend_pid()`); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	first := pid()
+	plainCtx, cancelPlain := context.WithCancel(context.Background())
+	tx, err := db.BeginTxx(plainCtx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(sqlxschema.WithSchema(context.Background(), sqlxschema.MustSchema("tenant_a")))
+	defer cancel()
+	for i := 0; i < 4; i++ {
+		if i == 2 {
+			cancelPlain() // the plain transaction's context ends long after it
+		}
+		err := sdb.Tx(ctx, func(tx *sqlx.Tx) error {
+			var owner string
+			return tx.Get(&owner, `SELECT owner FROM items`)
+		})
+		if err != nil {
+			t.Fatalf("transaction %d: %v", i, err)
+		}
+	}
+	if p := pid(); p != first {
+		t.Fatalf("the connection was replaced (backend %d, then %d)", first, p)
+	}
 }
