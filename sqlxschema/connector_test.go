@@ -335,6 +335,7 @@ func TestCombinedBeginAfterPlainBeginTx(t *testing.T) {
 	}
 	first := pid()
 	plainCtx, cancelPlain := context.WithCancel(context.Background())
+	defer cancelPlain()
 	tx, err := db.BeginTxx(plainCtx, nil)
 	if err != nil {
 		t.Fatal(err)
