@@ -139,6 +139,51 @@ func (g *guardConn) before(ctx context.Context, query string) error {
 	return nil
 }
 
+// Pipeliner is implemented by a driver connection that can send a
+// search_path in the same round trip as the statement after it
+// (sqlxschema/pgxschema does, for pgx). The Connector uses it when the
+// connection it wraps has it: DB.Tx and DB.SchemaTx then cost no round
+// trip for the path, and neither does a pinned connection's SET.
+//
+// The contract: PipelineSearchPath makes path the session's search_path
+// from the connection's next statement on, set in the same implicit
+// transaction as that statement (if the statement fails, the path goes
+// with the next one). BeginWithSearchPath begins a transaction whose
+// search_path is path, local to it (set_config(..., true)), and may defer
+// sending anything until the transaction's first statement; a transaction
+// that runs none sends nothing. Neither may change anything else of the
+// session.
+type Pipeliner interface {
+	PipelineSearchPath(path string)
+	BeginWithSearchPath(ctx context.Context, opts driver.TxOptions, path string) (driver.Tx, error)
+}
+
+// beginPipelined begins a transaction whose local path travels with its
+// first statement (Pipeliner). A pending lazy reset is moot: the
+// transaction sets its own path, and the reset happens before the next
+// statement after it.
+func (g *guardConn) beginPipelined(ctx context.Context, opts driver.TxOptions, h *beginHint, p Pipeliner) (driver.Tx, error) {
+	tx, err := p.BeginWithSearchPath(ctx, opts, h.path)
+	if err != nil {
+		return nil, err
+	}
+	h.done = true
+	g.inTx = true
+	return &guardTx{inner: tx, g: g}, nil
+}
+
+// pipelinePath hands a pinned connection's SET to a Pipeliner, and
+// reports false when the connection has none.
+func (g *guardConn) pipelinePath(path string) bool {
+	p, ok := g.inner.(Pipeliner)
+	if !ok || g.inTx {
+		return false
+	}
+	p.PipelineSearchPath(path)
+	g.needReset, g.dirty, g.known, g.path = false, true, true, path
+	return true
+}
+
 // claim reports whether a pinned connection that wants path may skip its
 // SET: reuse is on, and the session is known to be on path already.
 func (g *guardConn) claim(path string) bool {
@@ -174,6 +219,9 @@ func (g *guardConn) Begin() (driver.Tx, error) { //nolint:staticcheck // require
 
 func (g *guardConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
 	if h, ok := ctx.Value(beginHintKey{}).(*beginHint); ok {
+		if p, ok := g.inner.(Pipeliner); ok {
+			return g.beginPipelined(ctx, opts, h, p)
+		}
 		if tx, ok, err := g.beginWithPath(ctx, opts, h); ok {
 			return tx, err
 		}

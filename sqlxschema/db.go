@@ -163,7 +163,8 @@ func (d *DB) SchemaConn(ctx context.Context, s Schema) (*Conn, error) {
 	guarded, skip := false, false
 	_ = c.Raw(func(dc any) error {
 		if g, ok := dc.(*guardConn); ok {
-			guarded, skip = true, g.claim(path)
+			guarded = true
+			skip = g.claim(path) || g.pipelinePath(path)
 		}
 		return nil
 	})

@@ -13,32 +13,57 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
 
 	"github.com/tenantkit/tenantkit/internal/pgtest"
 	"github.com/tenantkit/tenantkit/sqlxschema"
+	"github.com/tenantkit/tenantkit/sqlxschema/pgxschema"
 )
 
 var isolationOps = flag.Int("isolation.ops", 6000, "operations in the adversarial isolation test (the issue's full run: 200000)")
 
 const isolationTenants = 50
 
-// isolationDB makes 50 tenant schemas, each with a marker table holding the
-// schema's own name, and a marker table in public holding "shared", so a
-// read that falls through to the shared schema is caught too.
-func isolationDB(t *testing.T, dsn string, wrap bool, opts ...sqlxschema.ConnectorOption) *sqlx.DB {
-	t.Helper()
-	var db *sqlx.DB
-	if wrap {
-		pc, err := pq.NewConnector(dsn)
+// opener opens a pool on dsn one way: a driver, with or without the
+// safety net.
+type opener func(t *testing.T, dsn string) *sqlx.DB
+
+// plain is the tests' driver (pgtest.Driver) as is.
+func plain(t *testing.T, dsn string) *sqlx.DB { return sqlx.MustOpen(pgtest.Driver(), dsn) }
+
+// guarded is the tests' driver in the safety net.
+func guardedBy(opts ...sqlxschema.ConnectorOption) opener {
+	return func(t *testing.T, dsn string) *sqlx.DB {
+		pc, err := pgtest.Connector(dsn)
 		if err != nil {
 			t.Fatal(err)
 		}
-		db = sqlx.NewDb(sql.OpenDB(sqlxschema.WrapConnector(pc, opts...)), "postgres")
-	} else {
-		db = sqlx.MustOpen("postgres", dsn)
+		return sqlx.NewDb(sql.OpenDB(sqlxschema.WrapConnector(pc, opts...)), pgtest.Driver())
 	}
+}
+
+// pipelinedPGX is pgx through pgxschema, which sends the path with the
+// first statement. Behind a transaction pooler pgx must not keep prepared
+// statements across transactions: QueryExecModeExec.
+func pipelinedPGX(mode pgx.QueryExecMode, opts ...sqlxschema.ConnectorOption) opener {
+	return func(t *testing.T, dsn string) *sqlx.DB {
+		cfg, err := pgx.ParseConfig(dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.DefaultQueryExecMode = mode
+		delete(cfg.RuntimeParams, "binary_parameters") // lib/pq's, in PgBouncer DSNs
+		return sqlx.NewDb(sql.OpenDB(pgxschema.NewConnector(*cfg, opts...)), "pgx")
+	}
+}
+
+// isolationDB makes 50 tenant schemas, each with a marker table holding the
+// schema's own name, and a marker table in public holding "shared", so a
+// read that falls through to the shared schema is caught too.
+func isolationDB(t *testing.T, dsn string, open opener) *sqlx.DB {
+	t.Helper()
+	db := open(t, dsn)
 	t.Cleanup(func() { db.Close() })
 	var ddl strings.Builder
 	ddl.WriteString(`CREATE TABLE IF NOT EXISTS public.marker (tenant text); INSERT INTO public.marker SELECT 'shared' WHERE NOT EXISTS (SELECT 1 FROM public.marker);`)
@@ -203,16 +228,17 @@ func isolationOp(t *testing.T, rng *rand.Rand, db *sqlx.DB, sdb *sqlxschema.DB, 
 func TestIsolationAdversarial(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		wrap bool
-		opts []sqlxschema.ConnectorOption
+		open opener
 	}{
-		{"lib/pq", false, nil},
-		{"lib/pq with safety net", true, nil},
-		{"lib/pq with safety net and path reuse", true, []sqlxschema.ConnectorOption{sqlxschema.ReuseSearchPath()}},
+		{"plain", plain},
+		{"safety net", guardedBy()},
+		{"safety net and path reuse", guardedBy(sqlxschema.ReuseSearchPath())},
+		{"pgx pipelined", pipelinedPGX(pgx.QueryExecModeCacheStatement)},
+		{"pgx pipelined with path reuse", pipelinedPGX(pgx.QueryExecModeCacheStatement, sqlxschema.ReuseSearchPath())},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dsn := pgtest.NewDatabase(t)
-			runIsolation(t, isolationDB(t, dsn, tc.wrap, tc.opts...), *isolationOps, false)
+			runIsolation(t, isolationDB(t, dsn, tc.open), *isolationOps, false)
 		})
 	}
 }
@@ -220,26 +246,37 @@ func TestIsolationAdversarial(t *testing.T) {
 // TestIsolationBehindPgBouncer runs the adversarial test through PgBouncer
 // in transaction pooling mode, with transaction-scoped switching (DB.Tx):
 // the server connection under a client changes between transactions, and
-// no read may see another tenant.
+// no read may see another tenant. The tests' driver as is, and pgx
+// pipelining BEGIN and the path with the first statement.
 func TestIsolationBehindPgBouncer(t *testing.T) {
-	c := pgtest.Shared(t)
-	name, err := c.CreateDatabase(t.Context(), "bouncer")
-	if err != nil {
-		t.Fatal(err)
+	for _, tc := range []struct {
+		name string
+		open opener
+	}{
+		{"plain", plain},
+		{"pgx pipelined", pipelinedPGX(pgx.QueryExecModeExec)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := pgtest.Shared(t)
+			name, err := c.CreateDatabase(t.Context(), "bouncer")
+			if err != nil {
+				t.Fatal(err)
+			}
+			isolationDB(t, c.DSN(name), plain) // create the tenants directly
+			b, err := pgtest.StartPgBouncer(c, name, "transaction", 3)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(b.Stop)
+			db := tc.open(t, b.DSN(name))
+			t.Cleanup(func() { db.Close() })
+			db.SetMaxOpenConns(8) // more clients than PgBouncer's 3 server connections
+			defer func() {
+				if t.Failed() {
+					t.Logf("pgbouncer log:\n%s", b.Log())
+				}
+			}()
+			runIsolation(t, db, *isolationOps, true)
+		})
 	}
-	isolationDB(t, c.DSN(name), false) // create the tenants directly
-	b, err := pgtest.StartPgBouncer(c, name, "transaction", 3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(b.Stop)
-	db := sqlx.MustOpen("postgres", b.DSN(name))
-	t.Cleanup(func() { db.Close() })
-	db.SetMaxOpenConns(8) // more clients than PgBouncer's 3 server connections
-	defer func() {
-		if t.Failed() {
-			t.Logf("pgbouncer log:\n%s", b.Log())
-		}
-	}()
-	runIsolation(t, db, *isolationOps, true)
 }
