@@ -10,16 +10,24 @@
 //     (BEGIN, SET LOCAL search_path, the query, COMMIT) on a plain pool;
 //   - tx+connector: the same through sqlxschema's Connector, which sends
 //     BEGIN and SET LOCAL in one round trip;
+//   - tx+pipeline (pgx only): DB.Tx through sqlxschema/pgxschema, which
+//     sends BEGIN, set_config and the first query as one batch (one round
+//     trip), then COMMIT;
 //   - pinned: tenantkit, middleware.Tenant and PinConn with the safety-net
 //     Connector and ReuseSearchPath (SET only when the pooled connection is
 //     not already on the tenant's path);
+//   - pinned+pipeline (pgx only): the same through sqlxschema/pgxschema,
+//     which sends the SET in the same round trip as the query;
 //   - naive: what a hand-written middleware does: a domain lookup query,
 //     SET search_path, the query and RESET on every request.
 //
 // Each mode runs with a uniform and a Zipf-skewed mix of 100 tenant hosts,
 // for each driver setting, and the program prints requests per second, p50
-// and p99 latency and the ratio to the same driver's baseline as a markdown
-// table. Run it with
+// and p99 latency, the ratio to the same driver's baseline, and for modes
+// through sqlxschema's Connector the statements (round trips, counting a
+// lib/pq parameterised query as one) per request, as a markdown table. The
+// load generator checks every response: 10 rows, from the Host's tenant.
+// Run it with
 //
 //	go run ./cmd/tenantkit-loadbench -duration 10s
 //
@@ -40,10 +48,13 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing/fstest"
 	"time"
 
@@ -55,6 +66,7 @@ import (
 	"github.com/tenantkit/tenantkit/internal/pgtest"
 	"github.com/tenantkit/tenantkit/middleware"
 	"github.com/tenantkit/tenantkit/sqlxschema"
+	"github.com/tenantkit/tenantkit/sqlxschema/pgxschema"
 	"github.com/tenantkit/tenantkit/tenancy"
 )
 
@@ -64,13 +76,15 @@ var (
 	conns    = flag.Int("conns", 32, "concurrent client connections")
 	pool     = flag.Int("pool", 16, "database pool size (max open connections)")
 	tenants  = flag.Int("tenants", 100, "tenants, each with 10 rows")
-	modes    = flag.String("modes", "baseline,tx,tx+connector,pinned,naive", "modes to run, in order")
+	modes    = flag.String("modes", "baseline,tx,tx+connector,tx+pipeline,pinned,pinned+pipeline,naive", "modes to run, in order (+pipeline modes run with pgx only)")
+	cpuProf  = flag.String("cpuprofile", "", "write a CPU profile of the server for each run into this directory")
 	mixes    = flag.String("mixes", "uniform,zipf", "host mixes")
 	drivers  = flag.String("drivers", "lib/pq,lib/pq+binary_parameters,pgx", "driver settings: lib/pq, lib/pq+binary_parameters, pgx (its database/sql driver)")
 
 	loadURL   = flag.String("load", "", "internal: run as the load generator against this URL")
 	loadMix   = flag.String("mix", "uniform", "internal: host mix of the load generator")
 	loadHosts = flag.Int("hosts", 100, "internal: number of tenant hosts")
+	loadCheck = flag.Bool("check-tenant", false, "internal: check that rows come from the Host's tenant")
 )
 
 const query = `SELECT id, body FROM items WHERE id <= $1 ORDER BY id`
@@ -114,8 +128,8 @@ func run() error {
 	}
 	fmt.Printf("%d tenants x 10 rows, pool %d, %d client connections, %v per run (after %v warm-up), GOMAXPROCS %d\n\n",
 		*tenants, *pool, *conns, *duration, *warmup, runtime.GOMAXPROCS(0))
-	fmt.Println("| driver | mix | mode | req/s | p50 | p99 | req/s vs baseline | p99 vs baseline |")
-	fmt.Println("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |")
+	fmt.Println("| driver | mix | mode | req/s | p50 | p99 | req/s vs baseline | p99 vs baseline | statements/req |")
+	fmt.Println("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
 	for _, drv := range strings.Split(*drivers, ",") {
 		driverDSN := dsn
 		if strings.Contains(drv, "binary_parameters") {
@@ -127,7 +141,10 @@ func run() error {
 		for _, mix := range strings.Split(*mixes, ",") {
 			var base *result
 			for _, mode := range strings.Split(*modes, ",") {
-				res, err := measure(ctx, driverDSN, mode, mix)
+				if strings.HasSuffix(mode, "+pipeline") && drv != "pgx" {
+					continue // pgxschema pipelines pgx only
+				}
+				res, err := measure(ctx, driverDSN, drv, mode, mix)
 				if err != nil {
 					return fmt.Errorf("%s %s %s: %w", drv, mix, mode, err)
 				}
@@ -139,8 +156,12 @@ func run() error {
 					ratio = fmt.Sprintf("%.2f", res.RPS/base.RPS)
 					p99ratio = fmt.Sprintf("%.2f", float64(res.P99)/float64(base.P99))
 				}
-				fmt.Printf("| %s | %s | %s | %.0f | %v | %v | %s | %s |\n", drv, mix, mode, res.RPS,
-					res.P50.Round(time.Microsecond), res.P99.Round(time.Microsecond), ratio, p99ratio)
+				stmts := "-"
+				if res.Statements > 0 {
+					stmts = fmt.Sprintf("%.2f", res.Statements)
+				}
+				fmt.Printf("| %s | %s | %s | %.0f | %v | %v | %s | %s | %s |\n", drv, mix, mode, res.RPS,
+					res.P50.Round(time.Microsecond), res.P99.Round(time.Microsecond), ratio, p99ratio, stmts)
 			}
 		}
 	}
@@ -191,92 +212,107 @@ var itemsMigration = fstest.MapFS{"0001_items.sql": {Data: []byte(`
 	CREATE TABLE items (id bigint PRIMARY KEY, body text NOT NULL);
 	INSERT INTO items SELECT g, current_schema() || ' row ' || g FROM generate_series(1, 10) g;`)}}
 
+// served is one mode's handler on a fresh pool.
+type served struct {
+	handler   http.Handler
+	connector *sqlxschema.Connector // nil without the safety net
+	db        *sqlx.DB
+}
+
 // server builds the handler of one mode on a fresh pool.
-func server(ctx context.Context, dsn, mode string) (http.Handler, func(), error) {
+func server(dsn, mode string) (*served, error) {
 	var pc driver.Connector
 	driverName := "postgres"
+	var connector *sqlxschema.Connector
+	var opts []sqlxschema.ConnectorOption
+	if strings.HasPrefix(mode, "pinned") {
+		opts = append(opts, sqlxschema.ReuseSearchPath())
+	}
 	if pgxDSN, ok := strings.CutPrefix(dsn, "pgx:"); ok {
 		cfg, err := pgx.ParseConfig(pgxDSN)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		pc, driverName = stdlib.GetConnector(*cfg), "pgx"
+		if strings.HasSuffix(mode, "+pipeline") {
+			connector = pgxschema.NewConnector(*cfg, opts...)
+		}
 	} else {
 		var err error
 		if pc, err = pq.NewConnector(dsn); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 	}
-	var connector *sqlxschema.Connector
-	if mode == "pinned" || mode == "tx+connector" {
-		var opts []sqlxschema.ConnectorOption
-		if mode == "pinned" {
-			opts = append(opts, sqlxschema.ReuseSearchPath())
-		}
+	if connector == nil && (mode == "pinned" || mode == "tx+connector") {
 		connector = sqlxschema.WrapConnector(pc, opts...)
+	}
+	if connector != nil {
 		pc = connector
 	}
 	db := sqlx.NewDb(sql.OpenDB(pc), driverName)
 	db.SetMaxOpenConns(*pool)
 	db.SetMaxIdleConns(*pool)
-	closeDB := func() { db.Close() }
+	s := &served{connector: connector, db: db}
 	reply := func(w http.ResponseWriter, items []item, err error) {
 		if err != nil {
+			log.Printf("%s: %v", mode, err)
 			http.Error(w, "internal error", http.StatusInternalServerError)
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(items)
 	}
-	if mode == "baseline" || mode == "naive" {
-		if mode == "baseline" {
-			db.MustExec(`SELECT 1`)
-			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				var items []item
-				err := db.SelectContext(r.Context(), &items, strings.Replace(query, "items", "single.items", 1), 10)
-				reply(w, items, err)
-			}), closeDB, nil
-		}
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	if mode == "baseline" {
+		db.MustExec(`SELECT 1`)
+		s.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			var items []item
+			err := db.SelectContext(r.Context(), &items, strings.Replace(query, "items", "single.items", 1), 10)
+			reply(w, items, err)
+		})
+		return s, nil
+	}
+	if mode == "naive" {
+		s.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			items, err := naive(r.Context(), db, r.Host)
 			if errors.Is(err, sql.ErrNoRows) {
 				http.NotFound(w, r)
 				return
 			}
 			reply(w, items, err)
-		}), closeDB, nil
+		})
+		return s, nil
 	}
 	mgr, err := tenancy.NewManager(db, tenancy.WithBaseDomain("bench.test"))
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	mw, err := middleware.New(middleware.Config{Tenants: mgr, Members: mgr, Perms: mgr.Permissions(), Sessions: mgr.Users()})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	switch mode {
-	case "tx", "tx+connector":
-		return mw.Tenant(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	case "tx", "tx+connector", "tx+pipeline":
+		s.handler = mw.Tenant(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			var items []item
 			err := mgr.DB().Tx(r.Context(), func(tx *sqlx.Tx) error {
 				return tx.SelectContext(r.Context(), &items, query, 10)
 			})
 			reply(w, items, err)
-		})), closeDB, nil
-	case "pinned":
-		return mw.Tenant(middleware.PinConn(mgr.DB())(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				var items []item
-				c, err := mgr.DB().RequestConn(r.Context())
-				if err == nil {
-					err = c.SelectContext(r.Context(), &items, query, 10)
-				}
-				reply(w, items, err)
-			}))), func() {
-				log.Printf("pinned: %d statements, %d SETs skipped, %d resets", connector.Statements(), connector.Skips(), connector.Resets())
-				closeDB()
-			}, nil
+		}))
+	case "pinned", "pinned+pipeline":
+		s.handler = mw.Tenant(middleware.PinConn(mgr.DB())(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			var items []item
+			c, err := mgr.DB().RequestConn(r.Context())
+			if err == nil {
+				err = c.SelectContext(r.Context(), &items, query, 10)
+			}
+			reply(w, items, err)
+		})))
+	default:
+		db.Close()
+		return nil, fmt.Errorf("unknown mode %q", mode)
 	}
-	return nil, nil, fmt.Errorf("unknown mode %q", mode)
+	return s, nil
 }
 
 // naive resolves the host with a query and switches the path by hand on a
@@ -305,25 +341,31 @@ func naive(ctx context.Context, db *sqlx.DB, host string) ([]item, error) {
 }
 
 type result struct {
-	Requests int           `json:"requests"`
-	Errors   int           `json:"errors"`
-	RPS      float64       `json:"rps"`
-	P50      time.Duration `json:"p50"`
-	P99      time.Duration `json:"p99"`
+	Requests   int           `json:"requests"`
+	Errors     int           `json:"errors"`
+	RPS        float64       `json:"rps"`
+	P50        time.Duration `json:"p50"`
+	P99        time.Duration `json:"p99"`
+	Statements float64       `json:"-"` // per request, through the Connector
 }
 
 // measure serves one mode and runs the load generator against it in a
 // child process.
-func measure(ctx context.Context, dsn, mode, mix string) (*result, error) {
-	h, closeFn, err := server(ctx, dsn, mode)
+func measure(ctx context.Context, dsn, drv, mode, mix string) (*result, error) {
+	s, err := server(dsn, mode)
 	if err != nil {
 		return nil, err
 	}
-	defer closeFn()
+	defer s.db.Close()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
+	var served atomic.Int64
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		served.Add(1)
+		s.handler.ServeHTTP(w, r)
+	})
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	go srv.Serve(ln)
 	defer srv.Close()
@@ -331,10 +373,28 @@ func measure(ctx context.Context, dsn, mode, mix string) (*result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if *cpuProf != "" {
+		name := strings.NewReplacer("/", "-", "+", "-").Replace(drv + "_" + mix + "_" + mode)
+		f, err := os.Create(filepath.Join(*cpuProf, name+".pprof"))
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return nil, err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	var stmts0 int64
+	if s.connector != nil {
+		stmts0 = s.connector.Statements() + s.connector.TransactionControl()
+	}
 	cmd := exec.CommandContext(ctx, self, "-load", "http://"+ln.Addr().String()+"/", "-mix", mix,
 		"-hosts", fmt.Sprint(*tenants), "-conns", fmt.Sprint(*conns),
-		"-duration", duration.String(), "-warmup", warmup.String())
+		"-duration", duration.String(), "-warmup", warmup.String(),
+		fmt.Sprintf("-check-tenant=%v", mode != "baseline"))
 	cmd.Stderr = os.Stderr
+	served.Store(0)
 	out, err := cmd.Output()
 	if err != nil {
 		return nil, fmt.Errorf("load generator: %w", err)
@@ -345,6 +405,9 @@ func measure(ctx context.Context, dsn, mode, mix string) (*result, error) {
 	}
 	if res.Errors > 0 {
 		return nil, fmt.Errorf("%d of %d requests failed", res.Errors, res.Requests)
+	}
+	if n := served.Load(); s.connector != nil && n > 0 {
+		res.Statements = float64(s.connector.Statements()+s.connector.TransactionControl()-stmts0) / float64(n)
 	}
 	return &res, nil
 }
@@ -366,6 +429,7 @@ func generateLoad() error {
 	measureFrom := start.Add(*warmup)
 	end := measureFrom.Add(*duration)
 	var wg sync.WaitGroup
+	var reportOnce sync.Once
 	for w := 0; w < *conns; w++ {
 		wg.Add(1)
 		go func(seed uint64) {
@@ -390,8 +454,10 @@ func generateLoad() error {
 				ok := err == nil && resp.StatusCode == 200
 				if err == nil {
 					var body []item
-					if json.NewDecoder(resp.Body).Decode(&body) != nil || len(body) != 10 {
+					if json.NewDecoder(resp.Body).Decode(&body) != nil || len(body) != 10 ||
+						*loadCheck && !fromTenant(body, strings.TrimSuffix(hosts[i], ".bench.test")) {
 						ok = false
+						reportOnce.Do(func() { log.Printf("bad response for %s: %d %v", hosts[i], resp.StatusCode, body) })
 					}
 					resp.Body.Close()
 				}
@@ -418,4 +484,17 @@ func generateLoad() error {
 	res := result{Requests: requests, Errors: failures, RPS: float64(requests) / duration.Seconds(),
 		P50: lat[len(lat)/2], P99: lat[len(lat)*99/100]}
 	return json.NewEncoder(os.Stdout).Encode(res)
+}
+
+// fromTenant reports whether every row names the schema of tenant slug
+// (the rows were written as "<schema> row <n>", and a tenant's schema is
+// its slug, an underscore and a suffix).
+func fromTenant(rows []item, slug string) bool {
+	for _, r := range rows {
+		schema, _, ok := strings.Cut(r.Body, " row ")
+		if !ok || !strings.HasPrefix(schema, slug+"_") {
+			return false
+		}
+	}
+	return true
 }
