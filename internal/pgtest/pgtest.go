@@ -9,7 +9,9 @@
 //
 // The server is started with a parent-death signal, so even a process that
 // is killed outright does not leave a server running; Stop removes the
-// directory. Main wires this into a TestMain, including Ctrl-C.
+// directory, and a small janitor process removes it when the process dies
+// without Stop (a panicking test, -timeout, kill -9). Main wires this into
+// a TestMain, including Ctrl-C.
 package pgtest
 
 import (
@@ -46,6 +48,7 @@ type Cluster struct {
 	exited  chan struct{}
 	stopped sync.Once
 	dbSeq   atomic.Int64
+	janitor *os.File // write end of the janitor's pipe
 }
 
 // Options tune Start. The zero value is what tests want.
@@ -57,8 +60,12 @@ type Options struct {
 }
 
 // BinDir returns the directory holding initdb and postgres: the one on PATH
-// first, else the newest /usr/lib/postgresql/<version>/bin.
-func BinDir() (string, error) {
+// first, else the newest /usr/lib/postgresql/<version>/bin, else
+// ErrNoServer.
+func BinDir() (string, error) { return binDirUnder("/usr/lib/postgresql") }
+
+// binDirUnder is BinDir with root in place of /usr/lib/postgresql.
+func binDirUnder(root string) (string, error) {
 	if p, err := exec.LookPath("initdb"); err == nil {
 		if real, err := filepath.EvalSymlinks(p); err == nil {
 			p = real
@@ -68,7 +75,7 @@ func BinDir() (string, error) {
 			return dir, nil
 		}
 	}
-	matches, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb")
+	matches, _ := filepath.Glob(filepath.Join(root, "*", "bin", "initdb"))
 	sort.Slice(matches, func(i, j int) bool {
 		return versionOf(matches[i]) > versionOf(matches[j])
 	})
@@ -102,6 +109,10 @@ func Start(opts Options) (*Cluster, error) {
 		return nil, fmt.Errorf("pgtest: %w", err)
 	}
 	c := &Cluster{dir: dir, port: 5432, exited: make(chan struct{})}
+	if err := c.startJanitor(); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
 	cred, err := serverCredential()
 	if err != nil {
 		os.RemoveAll(dir)
@@ -263,6 +274,35 @@ func sanitize(s string) string {
 	return b.String()
 }
 
+// startJanitor starts a small process that removes the cluster's
+// directory once this process is gone, however it ends: Stop removes it
+// first in an orderly exit, but a panicking test, -timeout or kill -9 never
+// runs Stop. The janitor holds the read end of a pipe whose write end only
+// this process has; the kernel closes it when the process dies, the
+// janitor's read returns, and it waits for the server (which dies of its
+// parent-death signal) to go before it removes the directory. It runs in
+// its own process group, so a Ctrl-C at the terminal does not kill it
+// first.
+func (c *Cluster) startJanitor() error {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return fmt.Errorf("pgtest: janitor: %w", err)
+	}
+	const script = `cat >/dev/null; i=0; while [ -e "$1/data/postmaster.pid" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; rm -rf "$1"`
+	cmd := exec.Command("/bin/sh", "-c", script, "pgtest-janitor", c.dir)
+	cmd.Stdin = r
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		r.Close()
+		w.Close()
+		return fmt.Errorf("pgtest: janitor: %w", err)
+	}
+	r.Close()
+	c.janitor = w // never written; closed by the kernel at exit, or by Stop
+	go func() { _ = cmd.Wait() }()
+	return nil
+}
+
 // Stop shuts the server down (fast shutdown) and removes its directory. It is
 // safe to call more than once.
 func (c *Cluster) Stop() {
@@ -277,6 +317,9 @@ func (c *Cluster) Stop() {
 			}
 		}
 		os.RemoveAll(c.dir)
+		if c.janitor != nil {
+			c.janitor.Close() // the janitor finds nothing left and exits
+		}
 	})
 }
 

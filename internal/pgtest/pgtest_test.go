@@ -1,9 +1,14 @@
 package pgtest_test
 
 import (
+	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/tenantkit/tenantkit/internal/pgtest"
 )
@@ -50,16 +55,52 @@ func TestStopRemovesEverything(t *testing.T) {
 	}
 }
 
-func TestMissingBinariesNamesThePackage(t *testing.T) {
-	t.Setenv("PATH", t.TempDir())
-	if _, err := os.Stat("/usr/lib/postgresql"); err == nil {
-		// BinDir falls back to /usr/lib/postgresql, so it still finds one.
-		if _, err := pgtest.BinDir(); err != nil {
-			t.Fatalf("BinDir with empty PATH: %v", err)
+// TestDirectoryRemovedWhenTheProcessDies: a test process that dies without
+// running Stop (a panicking test, -timeout, kill -9) leaves no cluster
+// directory behind. The test runs itself as a child that starts a cluster,
+// prints its directory and panics.
+func TestDirectoryRemovedWhenTheProcessDies(t *testing.T) {
+	if os.Getenv("PGTEST_DIE_CHILD") == "1" {
+		c, err := pgtest.Start(pgtest.Options{})
+		if err != nil {
+			fmt.Println("error:", err)
+			os.Exit(3)
 		}
-		return
+		fmt.Println("dir:", c.Dir())
+		panic("the test process dies without Stop")
 	}
-	if _, err := pgtest.BinDir(); err != pgtest.ErrNoServer {
-		t.Fatalf("BinDir = %v, want ErrNoServer", err)
+	t.Parallel()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestDirectoryRemovedWhenTheProcessDies$")
+	cmd.Env = append(os.Environ(), "PGTEST_DIE_CHILD=1")
+	out, _ := cmd.CombinedOutput()
+	_, rest, ok := strings.Cut(string(out), "dir: ")
+	if !ok {
+		t.Fatalf("child printed no directory:\n%s", out)
+	}
+	dir, _, _ := strings.Cut(rest, "\n")
+	if !strings.Contains(string(out), "the test process dies without Stop") {
+		t.Fatalf("child did not panic:\n%s", out)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		_, err := os.Stat(dir)
+		if os.IsNotExist(err) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("directory %s still there 20s after its process died (stat: %v)", dir, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func TestNoServerBinariesIsAClearError(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	_, err := pgtest.BinDirUnder(t.TempDir())
+	if !errors.Is(err, pgtest.ErrNoServer) {
+		t.Fatalf("BinDirUnder(empty) = %v, want ErrNoServer", err)
+	}
+	if !strings.Contains(err.Error(), `"postgresql" package`) {
+		t.Fatalf("error does not name Debian's package: %v", err)
 	}
 }
