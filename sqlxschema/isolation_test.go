@@ -264,6 +264,9 @@ func TestIsolationBehindPgBouncer(t *testing.T) {
 			}
 			isolationDB(t, c.DSN(name), plain) // create the tenants directly
 			b, err := pgtest.StartPgBouncer(c, name, "transaction", 3)
+			if errors.Is(err, pgtest.ErrNoPgBouncer) {
+				pgtest.MissingTool(t, err)
+			}
 			if err != nil {
 				t.Fatal(err)
 			}
