@@ -106,7 +106,7 @@ func (g *guardConn) note(query string) {
 		g.dirty, g.known, g.path = false, true, ""
 	case !g.inTx && len(query) > len(setPathPrefix) && query[:len(setPathPrefix)] == setPathPrefix:
 		g.dirty, g.known, g.path = true, true, query[len(setPathPrefix):]
-	case g.inTx && hasPrefixFold(query, "SET LOCAL "):
+	case g.inTx && (hasPrefixFold(query, "SET LOCAL ") || query == setLocalQuery):
 		// Transaction-local: reverts by itself at commit or rollback.
 	case containsFold(query, "search_path"):
 		g.dirty, g.known = true, false

@@ -72,15 +72,22 @@ func (d *DB) SearchPath(s Schema) string {
 	return strings.Join(parts, ", ")
 }
 
-// SetLocal sets the search_path to s for the rest of the transaction tx
-// (SET LOCAL): it reverts by itself at commit or rollback, so it is safe
-// behind a transaction pooler such as PgBouncer. Use it to scope a
-// transaction the application began itself. It costs one round trip.
+// setLocalQuery sets a transaction-local search_path, the path a bound
+// value. The Connector recognises it as transaction-local.
+const setLocalQuery = "SELECT pg_catalog.set_config('search_path', $1, true)"
+
+// SetLocal sets the search_path to s for the rest of the transaction tx,
+// with set_config('search_path', $1, true), the path a bound value: it
+// reverts by itself at commit or rollback, so it is safe behind a
+// transaction pooler such as PgBouncer. Use it to scope a transaction the
+// application began itself. It costs one round trip (two on lib/pq
+// without binary_parameters=yes, which prepares every parameterised
+// statement).
 func (d *DB) SetLocal(ctx context.Context, tx sqlx.ExecerContext, s Schema) error {
 	if s.IsZero() {
 		return ErrNoSchema
 	}
-	_, err := tx.ExecContext(ctx, "SET LOCAL search_path TO "+d.SearchPath(s))
+	_, err := tx.ExecContext(ctx, setLocalQuery, d.SearchPath(s))
 	return err
 }
 

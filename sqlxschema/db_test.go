@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 
@@ -252,7 +253,8 @@ func TestExtraSchemasFollowTheTenant(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = sdb.SchemaTx(context.Background(), a, nil, func(tx *sqlx.Tx) error {
-		if p := currentPath(t, tx); p != "tenant_a, ext" {
+		// set_config keeps the quotes it was given; SET LOCAL drops them.
+		if p := strings.ReplaceAll(currentPath(t, tx), `"`, ""); p != "tenant_a, ext" {
 			return fmt.Errorf("search_path %q", p)
 		}
 		return nil
