@@ -53,7 +53,7 @@ func pipelinedPGX(mode pgx.QueryExecMode, opts ...sqlxschema.ConnectorOption) op
 			t.Fatal(err)
 		}
 		cfg.DefaultQueryExecMode = mode
-		delete(cfg.RuntimeParams, "binary_parameters") // lib/pq's, in PgBouncer DSNs
+		delete(cfg.RuntimeParams, "binary_parameters") // lib/pq's, in PgBouncer DSNs under lib/pq
 		return sqlx.NewDb(sql.OpenDB(pgxschema.NewConnector(*cfg, opts...)), "pgx")
 	}
 }

@@ -99,11 +99,11 @@ func (s Set) Load() ([]Migration, error) {
 // # Round trips
 //
 // A schema costs few round trips, which is what makes thousands of schemas
-// fast: Apply sends BEGIN; one statement string that takes the schema's
-// advisory lock, scopes the search_path and reads the bookkeeping; one
-// statement string per pending file, which records the file and runs it;
-// and COMMIT. A schema with nothing pending costs three. The bookkeeping
-// table is created only when it is missing.
+// fast: Apply sends BEGIN; one statement string that scopes the
+// search_path and takes the schema's advisory lock; the read of the
+// bookkeeping; one statement string per pending file, which records the
+// file and runs it; and COMMIT. A schema with nothing pending costs four.
+// The bookkeeping table is created only when it is missing.
 type Migrator struct {
 	db *DB
 }
@@ -206,10 +206,12 @@ func (m *Migrator) apply(ctx context.Context, tx sqlx.ExtContext, s Schema, sets
 	}
 	book := s.Qualify(MigrationsTable)
 
-	// One statement string: path, lock, (create,) read. Each statement of
-	// a simple query gets a fresh snapshot, so the read sees whatever a
-	// migrator that held the lock before us committed. It starts with SET
-	// LOCAL, which the Connector's safety net knows reverts by itself.
+	// One statement string: path, lock, (create). It takes no parameters,
+	// so both lib/pq and pgx send it in one round trip (simple protocol).
+	// It starts with SET LOCAL, which the Connector's safety net knows
+	// reverts by itself. The read follows as a statement of its own: its
+	// snapshot is taken after the lock is held, so it sees whatever a
+	// migrator that held the lock before us committed.
 	var q strings.Builder
 	q.WriteString(`SET LOCAL search_path TO ` + m.db.SearchPath(s) + ";\n" +
 		`SELECT pg_advisory_xact_lock(` + lockKey + `, hashtext(` + quoteLiteral(s.String()) + `));`)
@@ -224,8 +226,10 @@ func (m *Migrator) apply(ctx context.Context, tx sqlx.ExtContext, s Schema, sets
 	applied_at timestamptz NOT NULL DEFAULT now(),
 	PRIMARY KEY (set_name, version));`)
 	}
-	q.WriteString("\nSELECT set_name, version, checksum FROM " + book)
-	done, err := readBookkeeping(ctx, tx, q.String())
+	if _, err := tx.ExecContext(ctx, q.String()); err != nil {
+		return fail("", "", err)
+	}
+	done, err := readBookkeeping(ctx, tx, "SELECT set_name, version, checksum FROM "+book)
 	if err != nil {
 		return fail("", "", err)
 	}
@@ -255,9 +259,8 @@ func (m *Migrator) apply(ctx context.Context, tx sqlx.ExtContext, s Schema, sets
 // bookKey is one bookkeeping row's key.
 type bookKey struct{ set, version string }
 
-// readBookkeeping runs q, whose last statement reads (set_name, version,
-// checksum), and returns the checksums by key. Earlier statements of q
-// may return rows of other shapes; they are skipped.
+// readBookkeeping runs q, which reads (set_name, version, checksum), and
+// returns the checksums by key.
 func readBookkeeping(ctx context.Context, tx sqlx.QueryerContext, q string) (map[bookKey]string, error) {
 	rows, err := tx.QueryContext(ctx, q)
 	if err != nil {
@@ -265,28 +268,13 @@ func readBookkeeping(ctx context.Context, tx sqlx.QueryerContext, q string) (map
 	}
 	defer rows.Close()
 	done := map[bookKey]string{}
-	for {
-		cols, err := rows.Columns()
-		if err != nil {
+	for rows.Next() {
+		var k bookKey
+		var sum string
+		if err := rows.Scan(&k.set, &k.version, &sum); err != nil {
 			return nil, err
 		}
-		for rows.Next() {
-			if len(cols) != 3 {
-				continue
-			}
-			var k bookKey
-			var sum string
-			if err := rows.Scan(&k.set, &k.version, &sum); err != nil {
-				return nil, err
-			}
-			done[k] = sum
-		}
-		if err := rows.Err(); err != nil {
-			return nil, err
-		}
-		if !rows.NextResultSet() {
-			break
-		}
+		done[k] = sum
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err

@@ -120,11 +120,18 @@ pidfile = %[4]s/pgbouncer.pid
 	}
 }
 
-// DSN returns a lib/pq connection string for database through PgBouncer.
-// binary_parameters=yes makes lib/pq send each parameterised statement in
-// one message sequence, which transaction pooling requires.
+// DSN returns a connection string for database through PgBouncer, for
+// the tests' driver. Transaction pooling forbids a prepared statement that
+// outlives its transaction: binary_parameters=yes makes lib/pq send each
+// parameterised statement as one unnamed message sequence, and
+// default_query_exec_mode=exec does the same for pgx, which otherwise
+// caches prepared statements per connection.
 func (b *PgBouncer) DSN(database string) string {
-	return "host=" + b.dir + " port=" + strconv.Itoa(b.port) + " user=postgres dbname=" + database + " sslmode=disable binary_parameters=yes"
+	dsn := "host=" + b.dir + " port=" + strconv.Itoa(b.port) + " user=postgres dbname=" + database + " sslmode=disable"
+	if IsPgx() {
+		return dsn + " default_query_exec_mode=exec"
+	}
+	return dsn + " binary_parameters=yes"
 }
 
 // Stop stops PgBouncer and removes its directory.

@@ -428,7 +428,7 @@ func TestProvisionAsyncTxFollowsTheCallersTransaction(t *testing.T) {
 		if n := f.count(t, `SELECT count(*) FROM tenantkit_tenants WHERE id = $1`, r.Tenant.ID); n != want {
 			t.Fatalf("commit %v: %d tenant rows", commit, n)
 		}
-		if n := f.count(t, `SELECT count(*) FROM river_job WHERE args->>'tenant_id' = $1::text`, r.Tenant.ID); n != want {
+		if n := f.count(t, `SELECT count(*) FROM river_job WHERE (args->>'tenant_id')::bigint = $1`, r.Tenant.ID); n != want {
 			t.Fatalf("commit %v: %d jobs", commit, n)
 		}
 	}
