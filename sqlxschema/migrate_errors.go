@@ -24,6 +24,10 @@ var ErrNoTransaction = errors.New("-- +goose NO TRANSACTION is not supported: ea
 // migrate it.
 var ErrNotRun = errors.New("not started")
 
+// ErrUnknownVersion is matched by the *MigrationError of Migrator.BaselineTx
+// when the version to record up to names no file of the set.
+var ErrUnknownVersion = errors.New("no migration of that version in the set")
+
 // AnnotationError says which goose annotation of which file was refused.
 type AnnotationError struct {
 	Set  string // the migration set's name

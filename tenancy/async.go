@@ -138,7 +138,7 @@ func (m *Manager) FinishProvisionTx(ctx context.Context, tx *sqlx.Tx, tenantID i
 	if err := m.lockActiveUser(ctx, tx, t.OwnerID); err != nil {
 		return fail(err)
 	}
-	if err := m.buildSchema(ctx, tx, t.Schema(), t.Type); err != nil {
+	if err := m.buildSchema(ctx, tx, t.Schema(), provisionConfig{typ: t.Type}); err != nil {
 		return fail(err)
 	}
 	if err := m.addMemberTx(ctx, tx, &t, t.OwnerID, owner); err != nil {

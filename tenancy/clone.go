@@ -130,8 +130,8 @@ func (m *Manager) CloneTenantTx(ctx context.Context, tx *sqlx.Tx, sourceTenantID
 		if schema, err = sqlxschema.ParseSchema(cfg.schema); err != nil {
 			return fail(err)
 		}
-		if m.reservedSchema(cfg.schema) {
-			return fail(&sqlxschema.InvalidSchemaError{Name: cfg.schema, Reason: "reserved"})
+		if reason := m.schemaRefusal(cfg.schema, false); reason != "" {
+			return fail(&sqlxschema.InvalidSchemaError{Name: cfg.schema, Reason: reason})
 		}
 	} else if schema, err = schemaForSlug(slug); err != nil {
 		return fail(err)

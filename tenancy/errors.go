@@ -24,6 +24,8 @@ var (
 	ErrInvalidSlug = errors.New("invalid slug")
 	// ErrSchemaExists: Provision with a schema name in use.
 	ErrSchemaExists = errors.New("schema exists")
+	// ErrSchemaNotFound: AdoptSchema for a schema that does not exist.
+	ErrSchemaNotFound = errors.New("schema not found")
 	// ErrInvalidSchema is sqlxschema.ErrInvalidSchema: Provision with an
 	// invalid or reserved schema name.
 	ErrInvalidSchema = sqlxschema.ErrInvalidSchema

@@ -277,7 +277,15 @@ func (m *Manager) checkType(typ string) error {
 	return &UnknownTypeError{Type: typ, Valid: valid}
 }
 
-// reservedSchema reports whether name may not be given to a new tenant.
-func (m *Manager) reservedSchema(name string) bool {
-	return name == m.sharedName || name == "public" || strings.HasPrefix(name, "pg_") || name == "information_schema"
+// schemaRefusal says why name may not be a tenant's schema, or "" when it
+// may. A new tenant never gets "public"; an adopted one may, when
+// tenantkit's shared tables live elsewhere (WithSharedSchema).
+func (m *Manager) schemaRefusal(name string, adopt bool) string {
+	switch {
+	case name == m.sharedName:
+		return "it holds tenantkit's shared tables (see tenancy.WithSharedSchema)"
+	case strings.HasPrefix(name, "pg_") || name == "information_schema" || (name == "public" && !adopt):
+		return "reserved"
+	}
+	return ""
 }

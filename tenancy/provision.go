@@ -27,6 +27,8 @@ type provisionConfig struct {
 	domainData map[string]any
 	flags      permissions.Flags
 	key        string
+	baseline   string
+	adopt      bool // AdoptSchema: the schema exists already
 }
 
 // WithType provisions a tenant of a registered type (default "default").
@@ -120,6 +122,16 @@ func (m *Manager) ProvisionTx(ctx context.Context, tx *sqlx.Tx, name, slug strin
 	if p.cfg.key != "" {
 		return fail(fmt.Errorf("%w: WithIdempotencyKey is for ProvisionAsync", ErrInvalidOption))
 	}
+	if p.cfg.baseline != "" {
+		return fail(fmt.Errorf("%w: WithBaseline is for AdoptSchema", ErrInvalidOption))
+	}
+	return m.createTx(ctx, tx, p, name, slug, ownerID, fail)
+}
+
+// createTx writes what p planned: the tenant row, its schema (created, or
+// adopted), migrations, primary domain and owner. fail wraps its errors.
+func (m *Manager) createTx(ctx context.Context, tx *sqlx.Tx, p *provisionPlan, name, slug string, ownerID int64,
+	fail func(error) (*Tenant, *Domain, error)) (*Tenant, *Domain, error) {
 	cfg, schema, domain := p.cfg, p.schema, p.domain
 	var path string
 	if err := tx.GetContext(ctx, &path, `SELECT current_setting('search_path')`); err != nil {
@@ -132,7 +144,7 @@ func (m *Manager) ProvisionTx(ctx context.Context, tx *sqlx.Tx, name, slug strin
 	if err != nil {
 		return fail(err)
 	}
-	if err := m.buildSchema(ctx, tx, schema, cfg.typ); err != nil {
+	if err := m.buildSchema(ctx, tx, schema, cfg); err != nil {
 		return fail(err)
 	}
 	d, err := m.insertDomain(ctx, tx, t.ID, domain, true, p.domainCols, cfg.domainData)
@@ -188,8 +200,8 @@ func (m *Manager) planProvision(ctx context.Context, tx *sqlx.Tx, name, slug str
 		if p.schema, err = sqlxschema.ParseSchema(cfg.schema); err != nil {
 			return nil, err
 		}
-		if m.reservedSchema(cfg.schema) {
-			return nil, &sqlxschema.InvalidSchemaError{Name: cfg.schema, Reason: "reserved"}
+		if reason := m.schemaRefusal(cfg.schema, cfg.adopt); reason != "" {
+			return nil, &sqlxschema.InvalidSchemaError{Name: cfg.schema, Reason: reason}
 		}
 	} else if p.schema, err = schemaForSlug(slug); err != nil {
 		return nil, err
@@ -206,16 +218,21 @@ func (m *Manager) planProvision(ctx context.Context, tx *sqlx.Tx, name, slug str
 	return p, nil
 }
 
-// buildSchema creates a tenant's schema and runs its type's migrations. It
+// buildSchema creates a tenant's schema, or with cfg.adopt checks that it
+// exists and records cfg.baseline, and runs its type's migrations. It
 // leaves the search_path on the schema.
-func (m *Manager) buildSchema(ctx context.Context, tx *sqlx.Tx, schema sqlxschema.Schema, typ string) error {
-	if _, err := tx.ExecContext(ctx, `CREATE SCHEMA `+schema.Quoted()); err != nil {
+func (m *Manager) buildSchema(ctx context.Context, tx *sqlx.Tx, schema sqlxschema.Schema, cfg provisionConfig) error {
+	if cfg.adopt {
+		if err := m.adoptable(ctx, tx, schema, cfg); err != nil {
+			return err
+		}
+	} else if _, err := tx.ExecContext(ctx, `CREATE SCHEMA `+schema.Quoted()); err != nil {
 		if c, ok := pqCode(err); ok && c == "42P06" {
 			return fmt.Errorf("%w: %s", ErrSchemaExists, schema)
 		}
 		return err
 	}
-	_, err := m.migrator.ApplyTx(ctx, tx, schema, m.tenantSets(typ)...)
+	_, err := m.migrator.ApplyTx(ctx, tx, schema, m.tenantSets(cfg.typ)...)
 	return err
 }
 

@@ -42,7 +42,8 @@ func (m *Manager) PurgeTenantTx(ctx context.Context, tx *sqlx.Tx, tenantID int64
 		return fail(ErrTenantLive)
 	}
 	sch := t.Schema()
-	if sch.IsZero() || m.reservedSchema(sch.String()) {
+	// Never "public", even adopted: it is the database's default schema.
+	if sch.IsZero() || m.schemaRefusal(sch.String(), false) != "" {
 		return fail(fmt.Errorf("%w: %q", ErrInvalidSchema, t.SchemaName))
 	}
 	// IF EXISTS: a tenant whose asynchronous provisioning failed has none.
