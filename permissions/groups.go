@@ -45,7 +45,13 @@ func (s *Store) Groups(ctx context.Context) ([]Group, error) {
 // the tenant in ctx, replacing the ones it had. It returns ErrUnknownGroup,
 // ErrInvalidPermission or ErrUnknownPermission, and then changes nothing.
 func (s *Store) SetGroupPermissions(ctx context.Context, group string, perms ...string) error {
-	return s.write(ctx, func(tx *sqlx.Tx) error {
+	return s.SetGroupPermissionsTx(ctx, nil, group, perms...)
+}
+
+// SetGroupPermissionsTx is SetGroupPermissions inside the caller's transaction tx, for the
+// tenant in ctx (its path is set for the call only); a nil tx is SetGroupPermissions.
+func (s *Store) SetGroupPermissionsTx(ctx context.Context, tx *sqlx.Tx, group string, perms ...string) error {
+	return s.write(ctx, tx, func(tx *sqlx.Tx) error {
 		var ids []int64
 		if err := tx.SelectContext(ctx, &ids, `SELECT id FROM tenantkit_groups WHERE name = $1`, group); err != nil {
 			return fmt.Errorf("permissions: set group permissions: %w", err)
@@ -72,7 +78,13 @@ func (s *Store) SetGroupPermissions(ctx context.Context, group string, perms ...
 // DeleteGroup deletes the named group of the tenant in ctx; its members
 // lose the permissions they held through it. It returns ErrUnknownGroup.
 func (s *Store) DeleteGroup(ctx context.Context, group string) error {
-	return s.write(ctx, func(tx *sqlx.Tx) error {
+	return s.DeleteGroupTx(ctx, nil, group)
+}
+
+// DeleteGroupTx is DeleteGroup inside the caller's transaction tx, for the
+// tenant in ctx (its path is set for the call only); a nil tx is DeleteGroup.
+func (s *Store) DeleteGroupTx(ctx context.Context, tx *sqlx.Tx, group string) error {
+	return s.write(ctx, tx, func(tx *sqlx.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM tenantkit_groups WHERE name = $1`, group)
 		if err != nil {
 			return fmt.Errorf("permissions: delete group: %w", err)

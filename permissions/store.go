@@ -91,11 +91,22 @@ func New(db *sqlx.DB, opts ...Option) (*Store, error) {
 	return s, nil
 }
 
-// write runs fn in a transaction on the tenant in ctx, then makes the
-// request's memo (WithRequestCache) forget that tenant's rights.
-func (s *Store) write(ctx context.Context, fn func(*sqlx.Tx) error) error {
-	err := s.db.Tx(ctx, fn)
-	if sch, ok := sqlxschema.SchemaFromContext(ctx); ok {
+// write runs fn for the tenant in ctx: in a transaction of its own, or,
+// with tx, inside the caller's transaction with the search_path on the
+// tenant's schema for fn's length (sqlxschema.DB.InTx). Then the
+// request's memo (WithRequestCache) forgets that tenant's rights.
+func (s *Store) write(ctx context.Context, tx *sqlx.Tx, fn func(*sqlx.Tx) error) error {
+	sch, ok := sqlxschema.SchemaFromContext(ctx)
+	var err error
+	switch {
+	case tx == nil:
+		err = s.db.Tx(ctx, fn)
+	case !ok:
+		err = sqlxschema.ErrNoSchema
+	default:
+		err = s.db.InTx(ctx, tx, sch, fn)
+	}
+	if ok {
 		forget(ctx, sch)
 	}
 	return err
@@ -244,12 +255,18 @@ func (s *Store) UserFlags(ctx context.Context, userID int64) (Flags, error) {
 // Register adds permissions to the tenant in ctx; one already registered
 // keeps its row and gets the new name.
 func (s *Store) Register(ctx context.Context, perms ...Permission) error {
+	return s.RegisterTx(ctx, nil, perms...)
+}
+
+// RegisterTx is Register inside the caller's transaction tx, for the
+// tenant in ctx (its path is set for the call only); a nil tx is Register.
+func (s *Store) RegisterTx(ctx context.Context, tx *sqlx.Tx, perms ...Permission) error {
 	for _, p := range perms {
 		if !ValidCodename(p.Codename) {
 			return fmt.Errorf("%w: %q", ErrInvalidPermission, p.Codename)
 		}
 	}
-	return s.write(ctx, func(tx *sqlx.Tx) error {
+	return s.write(ctx, tx, func(tx *sqlx.Tx) error {
 		for _, p := range perms {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO tenantkit_permissions (codename, name) VALUES ($1, $2)
 				ON CONFLICT (codename) DO UPDATE SET name = excluded.name`, p.Codename, p.Name); err != nil {
@@ -274,7 +291,13 @@ func (s *Store) Permissions(ctx context.Context) ([]Permission, error) {
 // ErrNotMember or ErrUnknownPermission; granting a held permission is not
 // an error.
 func (s *Store) Grant(ctx context.Context, userID int64, perms ...string) error {
-	return s.write(ctx, func(tx *sqlx.Tx) error {
+	return s.GrantTx(ctx, nil, userID, perms...)
+}
+
+// GrantTx is Grant inside the caller's transaction tx, for the
+// tenant in ctx (its path is set for the call only); a nil tx is Grant.
+func (s *Store) GrantTx(ctx context.Context, tx *sqlx.Tx, userID int64, perms ...string) error {
+	return s.write(ctx, tx, func(tx *sqlx.Tx) error {
 		if err := requireMember(ctx, tx, userID); err != nil {
 			return err
 		}
@@ -295,7 +318,13 @@ func (s *Store) Grant(ctx context.Context, userID int64, perms ...string) error 
 // Revoke takes perms held directly from the member in the tenant in ctx
 // (not those held through a group).
 func (s *Store) Revoke(ctx context.Context, userID int64, perms ...string) error {
-	return s.write(ctx, func(tx *sqlx.Tx) error {
+	return s.RevokeTx(ctx, nil, userID, perms...)
+}
+
+// RevokeTx is Revoke inside the caller's transaction tx, for the
+// tenant in ctx (its path is set for the call only); a nil tx is Revoke.
+func (s *Store) RevokeTx(ctx context.Context, tx *sqlx.Tx, userID int64, perms ...string) error {
+	return s.write(ctx, tx, func(tx *sqlx.Tx) error {
 		_, err := tx.ExecContext(ctx, `DELETE FROM tenantkit_user_permissions up USING tenantkit_permissions p
 			WHERE up.permission_id = p.id AND up.user_id = $1 AND p.codename = ANY($2)`, userID, pq.Array(perms))
 		if err != nil {
@@ -307,7 +336,13 @@ func (s *Store) Revoke(ctx context.Context, userID int64, perms ...string) error
 
 // SetFlags sets the member's superuser and staff flags in the tenant in ctx.
 func (s *Store) SetFlags(ctx context.Context, userID int64, f Flags) error {
-	return s.write(ctx, func(tx *sqlx.Tx) error {
+	return s.SetFlagsTx(ctx, nil, userID, f)
+}
+
+// SetFlagsTx is SetFlags inside the caller's transaction tx, for the
+// tenant in ctx (its path is set for the call only); a nil tx is SetFlags.
+func (s *Store) SetFlagsTx(ctx context.Context, tx *sqlx.Tx, userID int64, f Flags) error {
+	return s.write(ctx, tx, func(tx *sqlx.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE tenantkit_user_tenant_permissions SET is_superuser = $2, is_staff = $3 WHERE user_id = $1`,
 			userID, f.IsSuperuser, f.IsStaff)
 		if err != nil {
@@ -323,7 +358,13 @@ func (s *Store) SetFlags(ctx context.Context, userID int64, f Flags) error {
 // CreateGroup creates a group holding perms in the tenant in ctx. It
 // returns ErrGroupExists or ErrUnknownPermission.
 func (s *Store) CreateGroup(ctx context.Context, name string, perms ...string) error {
-	return s.write(ctx, func(tx *sqlx.Tx) error {
+	return s.CreateGroupTx(ctx, nil, name, perms...)
+}
+
+// CreateGroupTx is CreateGroup inside the caller's transaction tx, for the
+// tenant in ctx (its path is set for the call only); a nil tx is CreateGroup.
+func (s *Store) CreateGroupTx(ctx context.Context, tx *sqlx.Tx, name string, perms ...string) error {
+	return s.write(ctx, tx, func(tx *sqlx.Tx) error {
 		var gid int64
 		err := tx.GetContext(ctx, &gid, `INSERT INTO tenantkit_groups (name) VALUES ($1) RETURNING id`, name)
 		if pgerr.IsUnique(err) {
@@ -347,7 +388,13 @@ func (s *Store) CreateGroup(ctx context.Context, name string, perms ...string) e
 
 // AddToGroup puts the member in the named group of the tenant in ctx.
 func (s *Store) AddToGroup(ctx context.Context, userID int64, group string) error {
-	return s.write(ctx, func(tx *sqlx.Tx) error {
+	return s.AddToGroupTx(ctx, nil, userID, group)
+}
+
+// AddToGroupTx is AddToGroup inside the caller's transaction tx, for the
+// tenant in ctx (its path is set for the call only); a nil tx is AddToGroup.
+func (s *Store) AddToGroupTx(ctx context.Context, tx *sqlx.Tx, userID int64, group string) error {
+	return s.write(ctx, tx, func(tx *sqlx.Tx) error {
 		if err := requireMember(ctx, tx, userID); err != nil {
 			return err
 		}
@@ -371,7 +418,13 @@ func (s *Store) AddToGroup(ctx context.Context, userID int64, group string) erro
 
 // RemoveFromGroup takes the member out of the named group.
 func (s *Store) RemoveFromGroup(ctx context.Context, userID int64, group string) error {
-	return s.write(ctx, func(tx *sqlx.Tx) error {
+	return s.RemoveFromGroupTx(ctx, nil, userID, group)
+}
+
+// RemoveFromGroupTx is RemoveFromGroup inside the caller's transaction tx, for the
+// tenant in ctx (its path is set for the call only); a nil tx is RemoveFromGroup.
+func (s *Store) RemoveFromGroupTx(ctx context.Context, tx *sqlx.Tx, userID int64, group string) error {
+	return s.write(ctx, tx, func(tx *sqlx.Tx) error {
 		_, err := tx.ExecContext(ctx, `DELETE FROM tenantkit_user_groups ug USING tenantkit_groups g
 			WHERE ug.group_id = g.id AND ug.user_id = $1 AND g.name = $2`, userID, group)
 		return err

@@ -91,6 +91,30 @@ func (d *DB) SetLocal(ctx context.Context, tx sqlx.ExecerContext, s Schema) erro
 	return err
 }
 
+// InTx runs fn inside the caller's transaction tx with the search_path
+// set to schema s for fn's length only: it sets it transaction-locally
+// (SetLocal) and puts back the path tx had, also when fn fails. Library
+// code uses it to offer Tx variants of its writes (permissions.GrantTx)
+// without leaving the caller's transaction on a tenant's path. It costs
+// three round trips besides fn's.
+func (d *DB) InTx(ctx context.Context, tx *sqlx.Tx, s Schema, fn func(*sqlx.Tx) error) error {
+	if s.IsZero() {
+		return ErrNoSchema
+	}
+	var prev string
+	if err := tx.GetContext(ctx, &prev, `SELECT pg_catalog.current_setting('search_path')`); err != nil {
+		return err
+	}
+	if err := d.SetLocal(ctx, tx, s); err != nil {
+		return err
+	}
+	err := fn(tx)
+	if _, rerr := tx.ExecContext(ctx, setLocalQuery, prev); rerr != nil && err == nil {
+		err = rerr
+	}
+	return err
+}
+
 // Tx runs fn in a transaction whose search_path is the schema carried by
 // ctx (see WithSchema, tenancy.WithTenant). It commits when fn returns nil
 // and rolls back when fn returns an error or panics (the panic goes on).

@@ -269,6 +269,20 @@ func (s *Store) Authenticate(ctx context.Context, email, password string) (*User
 // SetPassword sets a user's password (empty: no password login) and revokes
 // all of the user's sessions.
 func (s *Store) SetPassword(ctx context.Context, userID int64, password string) error {
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := s.SetPasswordTx(ctx, tx, userID, password); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// SetPasswordTx is SetPassword inside the caller's transaction: the new
+// hash and the revocation of the sessions commit or roll back with it.
+func (s *Store) SetPasswordTx(ctx context.Context, ex sqlx.ExecerContext, userID int64, password string) error {
 	hash := ""
 	if password != "" {
 		var err error
@@ -276,22 +290,14 @@ func (s *Store) SetPassword(ctx context.Context, userID int64, password string) 
 			return fmt.Errorf("users: hash password: %w", err)
 		}
 	}
-	tx, err := s.db.BeginTxx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, `UPDATE `+s.t.Users+` SET password_hash = $2 WHERE id = $1`, userID, hash)
+	res, err := ex.ExecContext(ctx, `UPDATE `+s.t.Users+` SET password_hash = $2 WHERE id = $1`, userID, hash)
 	if err != nil {
 		return fmt.Errorf("users: set password: %w", err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return fmt.Errorf("users: set password for %d: %w", userID, ErrNotFound)
 	}
-	if err := s.RevokeUserSessionsTx(ctx, tx, userID); err != nil {
-		return err
-	}
-	return tx.Commit()
+	return s.RevokeUserSessionsTx(ctx, ex, userID)
 }
 
 // DeactivateTx marks a user inactive and deleted and revokes its sessions,

@@ -244,3 +244,41 @@ func TestOptionsRejectBadValues(t *testing.T) {
 		t.Error("New(nil) accepted")
 	}
 }
+
+// TestSetPasswordTxFollowsTheCaller: the new hash and the revoked sessions
+// roll back with the caller's transaction, and commit with it.
+func TestSetPasswordTxFollowsTheCaller(t *testing.T) {
+	s, db := newStore(t)
+	ctx := t.Context()
+	u, _ := s.CreateUser(ctx, "alice@example.com", "old", true)
+	token, _, _ := s.NewSession(ctx, u.ID)
+
+	tx := db.MustBegin()
+	if err := s.SetPasswordTx(ctx, tx, u.ID, "new"); err != nil {
+		t.Fatal(err)
+	}
+	tx.Rollback()
+	if _, err := s.Authenticate(ctx, "alice@example.com", "old"); err != nil {
+		t.Fatalf("old password after rollback: %v", err)
+	}
+	if _, err := s.SessionUser(ctx, token); err != nil {
+		t.Fatalf("session after rollback: %v", err)
+	}
+
+	tx = db.MustBegin()
+	if err := s.SetPasswordTx(ctx, tx, u.ID, "new"); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Authenticate(ctx, "alice@example.com", "new"); err != nil {
+		t.Fatalf("new password after commit: %v", err)
+	}
+	if _, err := s.SessionUser(ctx, token); !errors.Is(err, users.ErrSessionNotFound) {
+		t.Fatalf("session after commit: %v, want ErrSessionNotFound", err)
+	}
+	if err := s.SetPasswordTx(ctx, db, 999999, "x"); !errors.Is(err, users.ErrNotFound) {
+		t.Fatalf("unknown user: %v, want ErrNotFound", err)
+	}
+}
