@@ -72,7 +72,9 @@ func (s *legacyService) add(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, t)
 }
 
-func health(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, map[string]string{"status": "ok"}) }
+func health(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
 
 // readTitle reads {"title": "..."}: 1 to 200 characters.
 func readTitle(w http.ResponseWriter, r *http.Request) (string, bool) {
