@@ -14,20 +14,38 @@
 //
 // # What it pipelines
 //
-//   - DB.Tx and DB.SchemaTx: BEGIN, set_config('search_path', $1, true) (the
-//     schema a bound value) and the transaction's first statement travel as
-//     one pgx batch: one round trip, then COMMIT. A transaction that runs no
-//     statement sends nothing at all. Everything stays inside the
-//     transaction, so this is safe behind PgBouncer in transaction pooling
-//     mode.
-//   - DB.Conn, DB.SchemaConn and DB.RequestConn: set_config('search_path',
-//     $1, false) and the connection's first statement travel as one batch,
-//     in one implicit transaction: if the path cannot be set the statement
-//     does not run, and if the statement fails the path change is undone
-//     (and the safety net forgets what path the session is on). With
+//   - DB.Tx and DB.SchemaTx: BEGIN, SET LOCAL search_path and the
+//     transaction's first statement travel as one pgx batch: one round
+//     trip, then COMMIT. A transaction that runs no statement sends nothing
+//     at all. Everything stays inside the transaction, so this is safe
+//     behind PgBouncer in transaction pooling mode.
+//   - DB.Conn, DB.SchemaConn and DB.RequestConn: SET search_path and the
+//     connection's first statement travel as one batch, in one implicit
+//     transaction: if the path cannot be set the statement does not run,
+//     and if the statement fails the path change is undone (and the safety
+//     net forgets what path the session is on). With
 //     sqlxschema.ReuseSearchPath a connection already on the tenant's path
 //     sends nothing extra at all. Session state: not behind a transaction
 //     pooler.
+//
+// The path is a list of validated, quoted schema names (sqlxschema builds
+// it), sent as SET rather than set_config('search_path', $1, ...): a
+// utility statement costs the server a third less CPU than the function
+// call's parse, plan and execution. Any other path string goes to
+// set_config as a bound value.
+//
+// # Statements per tenant
+//
+// With pgx's default QueryExecModeCacheStatement, the pipelined statement
+// is prepared once per connection and search_path (up to
+// StatementCacheCapacity per connection, oldest dropped first) and then
+// runs without being parsed or planned again. pgx's own cache, keyed by
+// the query alone, cannot do this on a shared pool: PostgreSQL parses a
+// prepared statement again whenever it runs under another search_path
+// than it was prepared under, which is what keeps a statement prepared
+// for one tenant from ever reading another's tables, here as there. Other
+// exec modes (QueryExecModeExec behind PgBouncer) send the statement
+// unnamed, parsed each time.
 //
 // A first statement sent through Prepare, or one that PostgreSQL refuses to
 // run inside a transaction block (VACUUM, CREATE INDEX CONCURRENTLY), does
@@ -45,6 +63,7 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"fmt"
+	"regexp"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -58,10 +77,17 @@ import (
 // statement, wrapped in sqlxschema's safety net with opts (see
 // sqlxschema.WrapConnector, sqlxschema.ReuseSearchPath). It does no I/O.
 func NewConnector(cfg pgx.ConnConfig, opts ...sqlxschema.ConnectorOption) *sqlxschema.Connector {
-	return sqlxschema.WrapConnector(pipeConnector{stdlib.GetConnector(cfg)}, opts...)
+	pc := pipeConnector{inner: stdlib.GetConnector(cfg)}
+	if cfg.DefaultQueryExecMode == pgx.QueryExecModeCacheStatement && cfg.StatementCacheCapacity > 0 {
+		pc.statements = cfg.StatementCacheCapacity
+	}
+	return sqlxschema.WrapConnector(pc, opts...)
 }
 
-type pipeConnector struct{ inner driver.Connector }
+type pipeConnector struct {
+	inner      driver.Connector
+	statements int // capacity of each connection's statement cache; 0: none
+}
 
 func (p pipeConnector) Connect(ctx context.Context) (driver.Conn, error) {
 	c, err := p.inner.Connect(ctx)
@@ -73,7 +99,7 @@ func (p pipeConnector) Connect(ctx context.Context) (driver.Conn, error) {
 		_ = c.Close()
 		return nil, fmt.Errorf("pgxschema: connector gave %T, not *stdlib.Conn", c)
 	}
-	return &conn{Conn: sc}, nil
+	return &conn{Conn: sc, stmts: newStmtCache(p.statements)}, nil
 }
 
 func (p pipeConnector) Driver() driver.Driver { return p.inner.Driver() }
@@ -85,13 +111,41 @@ type conn struct {
 	path  string // session path to set with the next statement
 	begin string // BEGIN to send with the next statement, when set
 	local string // its SET LOCAL path
+	stmts *stmtCache
 }
 
 // The statements that carry the path, the schema always a bound value.
+// They serve paths that are not a list of quoted plain names (see setPath).
 const (
 	setSession = "SELECT pg_catalog.set_config('search_path', $1, false)"
 	setLocal   = "SELECT pg_catalog.set_config('search_path', $1, true)"
 )
+
+// quotedPathRE matches what sqlxschema.DB.SearchPath gives: validated
+// schema names, each quoted, joined by ", ".
+var quotedPathRE = regexp.MustCompile(`^"[a-z0-9_]{1,63}"(, "[a-z0-9_]{1,63}")*$`)
+
+// setPath appends to b the statement that sets path, for the session or
+// the transaction. A path of quoted plain names (the only kind sqlxschema
+// sends) goes as SET: a utility statement, which PostgreSQL runs without
+// the parse analysis, planning and executor start of a set_config call
+// (measured: about a third less server CPU for a request's SET and
+// query). Anything else goes to set_config as a bound value.
+func setPath(b *pgconn.Batch, path string, local bool) {
+	if quotedPathRE.MatchString(path) {
+		stmt := "SET search_path TO "
+		if local {
+			stmt = "SET LOCAL search_path TO "
+		}
+		b.ExecParams(stmt+path, nil, nil, nil, nil)
+		return
+	}
+	q := setSession
+	if local {
+		q = setLocal
+	}
+	b.ExecParams(q, [][]byte{[]byte(path)}, nil, nil, nil)
+}
 
 // PipelineSearchPath implements sqlxschema.Pipeliner.
 func (c *conn) PipelineSearchPath(path string) { c.path = path }
@@ -122,6 +176,24 @@ func (c *conn) send(ctx context.Context, query string, args []driver.NamedValue,
 	if pc.IsClosed() {
 		return nil, "", driver.ErrBadConn
 	}
+	var sd *pgconn.StatementDescription
+	if withQuery && c.stmts != nil {
+		// The path the query will run on is the one this batch sets.
+		key := stmtKey{path: c.path, query: query}
+		if c.begin != "" {
+			key.path = c.local
+		}
+		if sd = c.stmts.get(key); sd == nil {
+			// First use on this connection and path: set the path on its
+			// own, prepare the statement under it, then run it.
+			if err := c.flush(ctx); err != nil {
+				return nil, "", err
+			}
+			if sd, err = c.stmts.prepare(ctx, pc.PgConn(), key); err != nil {
+				return nil, "", err
+			}
+		}
+	}
 	// If the batch fails, its transaction is undone: the session path
 	// stays pending for the next statement (a transaction is not begun
 	// again: its failure is the caller's to roll back).
@@ -129,12 +201,12 @@ func (c *conn) send(ctx context.Context, query string, args []driver.NamedValue,
 	b := &pgconn.Batch{}
 	n := 0
 	if c.path != "" {
-		b.ExecParams(setSession, [][]byte{[]byte(c.path)}, nil, nil, nil)
+		setPath(b, c.path, false)
 		c.path, n = "", n+1
 	}
 	if c.begin != "" {
 		b.ExecParams(c.begin, nil, nil, nil, nil)
-		b.ExecParams(setLocal, [][]byte{[]byte(c.local)}, nil, nil, nil)
+		setPath(b, c.local, true)
 		c.begin, c.local, n = "", "", n+2
 	}
 	if withQuery {
@@ -146,7 +218,14 @@ func (c *conn) send(ctx context.Context, query string, args []driver.NamedValue,
 			c.path = path
 			return nil, "", err
 		}
-		b.ExecParams(query, eqb.ParamValues, nil, eqb.ParamFormats, nil)
+		if sd != nil {
+			// Prepared under this very path, so PostgreSQL reuses its
+			// parse and plan; it would parse again, not run on the wrong
+			// tables, if the path differed.
+			b.ExecStatement(sd, eqb.ParamValues, eqb.ParamFormats, nil)
+		} else {
+			b.ExecParams(query, eqb.ParamValues, nil, eqb.ParamFormats, nil)
+		}
 	}
 	mrr = pc.PgConn().ExecBatch(ctx, b)
 	for i := 0; i < n; i++ {
@@ -241,6 +320,7 @@ func (c *conn) ExecContext(ctx context.Context, query string, args []driver.Name
 	}
 	mrr, path, err := c.send(ctx, query, args, true)
 	if err != nil {
+		c.stmts.failed(err)
 		return nil, err
 	}
 	tag, err := mrr.ResultReader().Close()
@@ -249,6 +329,7 @@ func (c *conn) ExecContext(ctx context.Context, query string, args []driver.Name
 	}
 	if err != nil {
 		c.rearm(path)
+		c.stmts.failed(err)
 		return nil, err
 	}
 	return driver.RowsAffected(tag.RowsAffected()), nil
@@ -260,6 +341,7 @@ func (c *conn) QueryContext(ctx context.Context, query string, args []driver.Nam
 	}
 	mrr, path, err := c.send(ctx, query, args, true)
 	if err != nil {
+		c.stmts.failed(err)
 		return nil, err
 	}
 	rr := mrr.ResultReader()
@@ -269,11 +351,12 @@ func (c *conn) QueryContext(ctx context.Context, query string, args []driver.Nam
 		if _, err := rr.Close(); err != nil {
 			_ = mrr.Close()
 			c.rearm(path)
+			c.stmts.failed(err)
 			return nil, err
 		}
 	}
 	rs := newRows(c.Conn.Conn().TypeMap(), mrr, rr, more)
-	rs.failed = func() { c.rearm(path) }
+	rs.failed = func(err error) { c.rearm(path); c.stmts.failed(err) }
 	return rs, nil
 }
 

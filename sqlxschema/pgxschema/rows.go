@@ -17,7 +17,7 @@ type rows struct {
 	first     bool // the first row was read ahead
 	firstMore bool
 	done      bool
-	failed    func() // called when the query fails after all
+	failed    func(error) // called when the query fails after all
 }
 
 func newRows(m *pgtype.Map, mrr *pgconn.MultiResultReader, rr *pgconn.ResultReader, more bool) *rows {
@@ -39,7 +39,7 @@ func (rs *rows) Close() error {
 		err = cerr
 	}
 	if err != nil {
-		rs.failed()
+		rs.failed(err)
 	}
 	return err
 }
@@ -54,7 +54,7 @@ func (rs *rows) Next(dest []driver.Value) error {
 	if !more {
 		rs.done = true
 		if _, err := rs.rr.Close(); err != nil {
-			rs.failed()
+			rs.failed(err)
 			return err
 		}
 		return io.EOF
