@@ -91,7 +91,7 @@ func newApp(ctx context.Context, db *sqlx.DB, opts ...tenancy.Option) (*app, err
 	if a.apiMW, err = middleware.New(apiCfg); err != nil {
 		return nil, err
 	}
-	if a.pages, err = parsePages("home.html", "login.html", "notes.html", "signup.html", "members.html", "welcome.html"); err != nil {
+	if a.pages, err = parsePages("home.html", "landing.html", "login.html", "notes.html", "signup.html", "members.html", "welcome.html"); err != nil {
 		return nil, err
 	}
 	// The workers live until close, not until ctx ends (River stops its
@@ -139,7 +139,7 @@ func (a *app) routes() http.Handler {
 	// RequirePerm lets through only members who hold the permission (or
 	// are the tenant's superuser); others get a redirect to /login or 403.
 	view, add := a.mw.RequirePerm("notes.view"), a.mw.RequirePerm("notes.add")
-	tenant.Handle("/", view(http.HandlerFunc(a.notesPage))).Methods(get...)
+	tenant.Handle("/", a.tenantHome(view(http.HandlerFunc(a.notesPage)))).Methods(get...)
 	tenant.Handle("/notes", checkCSRF(add(http.HandlerFunc(a.addNoteForm)))).Methods(http.MethodPost)
 	manage := a.mw.RequirePerm(permManage)
 	tenant.Handle("/members", manage(http.HandlerFunc(a.membersPage))).Methods(get...)

@@ -222,6 +222,25 @@ func safeNext(next string) string {
 }
 
 // notesPage lists the tenant's notes, with a form for those who may add.
+// tenantHome is a tenant's front page: for anonymous visitors a page that
+// names the tenant and links to its login, for users the notes (through
+// notes, which checks membership and notes.view).
+func (a *app) tenantHome(notes http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := users.UserFromContext(r.Context()); ok {
+			notes.ServeHTTP(w, r)
+			return
+		}
+		p, err := a.newPage(w, r, "")
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		p.Title = p.Tenant.Name
+		a.render(w, r, http.StatusOK, "landing.html", p)
+	})
+}
+
 func (a *app) notesPage(w http.ResponseWriter, r *http.Request) {
 	a.renderNotes(w, r, http.StatusOK, "")
 }

@@ -187,8 +187,11 @@ func TestAnonymous(t *testing.T) {
 		{"public home with port", "localhost:8080", "GET", "/", 200, "", "tenantkit notes"},
 		{"public login form", "localhost", "GET", "/login", 200, "", `name="csrf"`},
 		{"public host has no API", "localhost", "GET", "/api/notes", 404, "", ""},
-		{"tenant page redirects to login", "acme.localhost", "GET", "/", 303, "/login?next=%2F", ""},
-		{"tenant host normalised", "ACME.localhost.:8080", "GET", "/", 303, "/login?next=%2F", ""},
+		{"tenant page names the tenant", "acme.localhost", "GET", "/", 200, "", `<h1>Acme Corp</h1>`},
+		{"tenant page links to its login", "acme.localhost", "GET", "/", 200, "", `href="/login?next=%2F"`},
+		{"tenant page shows no notes", "acme.localhost", "GET", "/", 200, "", `to read them`},
+		{"tenant host normalised", "ACME.localhost.:8080", "GET", "/", 200, "", `<h1>Acme Corp</h1>`},
+		{"members page redirects to login", "acme.localhost", "GET", "/members", 303, "/login?next=%2Fmembers", ""},
 		{"tenant login form", "acme.localhost", "GET", "/login", 200, "", "Log in to Acme Corp"},
 		{"API list is 401", "acme.localhost", "GET", "/api/notes", 401, "", `{"error":"login required"}`},
 		{"API add is 401", "acme.localhost", "POST", "/api/notes", 401, "", `{"error":"login required"}`},
@@ -367,7 +370,9 @@ func TestLogin(t *testing.T) {
 		b := newBrowser(t, srv, "acme.localhost").mustLogin(aliceEmail, alicePassword)
 		session := b.cookies["tenantkit_session"]
 		expectStatus(t, "logout", b.postForm("/logout", url.Values{"csrf": {b.csrf("/")}}), http.StatusSeeOther)
-		expectStatus(t, "GET / after logout", b.get("/"), http.StatusSeeOther)
+		if r := b.get("/"); r.status != http.StatusOK || !strings.Contains(r.body, "to read them") {
+			t.Fatalf("GET / after logout: %d, want the anonymous front page", r.status)
+		}
 		// The session is revoked on the server, not only forgotten.
 		b.cookies["tenantkit_session"] = session
 		expectStatus(t, "old session after logout", b.get("/api/notes"), http.StatusUnauthorized)
