@@ -429,12 +429,16 @@ func TestDatabaseIsFreshAndDroppedAtCleanup(t *testing.T) {
 func TestDatabaseOnYourOwnServer(t *testing.T) {
 	c := pgtest.SharedCluster()
 	admin := sqlx.MustOpen(pgtest.Driver(), c.DSN("postgres"))
-	defer admin.Close()
+	t.Cleanup(func() { admin.Close() })
 	role := "adopter_" + strings.ToLower(strings.ReplaceAll(t.Name(), "/", "_"))
 	if _, err := admin.Exec(`CREATE ROLE ` + role + ` LOGIN CREATEDB`); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { admin.Exec(`DROP ROLE ` + role) })
+	t.Cleanup(func() {
+		if _, err := admin.Exec(`DROP ROLE ` + role); err != nil {
+			t.Errorf("drop role %s (does it still own a database?): %v", role, err)
+		}
+	})
 	u, err := url.Parse(c.URL("postgres"))
 	if err != nil {
 		t.Fatal(err)
