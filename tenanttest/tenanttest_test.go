@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +20,16 @@ import (
 	"github.com/tenantkit/tenantkit/tenanttest"
 	"github.com/tenantkit/tenantkit/users"
 )
+
+// adminURL is the URL of the server Database uses, for checks the test
+// makes as its owner: the one TENANTKIT_TEST_DATABASE_URL names, or the
+// one Main started.
+func adminURL() string {
+	if u := os.Getenv(tenanttest.DatabaseURLEnv); u != "" {
+		return u
+	}
+	return pgtest.SharedCluster().URL("postgres")
+}
 
 // count runs a count query on mgr's pool.
 func count(t *testing.T, mgr *tenancy.Manager, query string, args ...any) int {
@@ -415,7 +426,7 @@ func TestDatabaseIsFreshAndDroppedAtCleanup(t *testing.T) {
 			t.Errorf("fresh database has %d tables (%v)", n, err)
 		}
 	})
-	admin := sqlx.MustOpen(pgtest.Driver(), pgtest.SharedCluster().DSN("postgres"))
+	admin := sqlx.MustOpen(pgtest.Driver(), adminURL())
 	defer admin.Close()
 	var n int
 	if err := admin.Get(&n, `SELECT count(*) FROM pg_database WHERE datname = $1`, name); err != nil || n != 0 {
@@ -428,6 +439,13 @@ func TestDatabaseIsFreshAndDroppedAtCleanup(t *testing.T) {
 // here is the shared cluster, reached as a role of its own.
 func TestDatabaseOnYourOwnServer(t *testing.T) {
 	c := pgtest.SharedCluster()
+	if c == nil { // the suite runs on a server named by the variable itself
+		var err error
+		if c, err = pgtest.Start(pgtest.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(c.Stop)
+	}
 	admin := sqlx.MustOpen(pgtest.Driver(), c.DSN("postgres"))
 	t.Cleanup(func() { admin.Close() })
 	role := "adopter_" + strings.ToLower(strings.ReplaceAll(t.Name(), "/", "_"))
