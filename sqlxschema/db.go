@@ -18,8 +18,9 @@ import (
 // changes the search_path of a pooled connection outside a transaction or a
 // pinned Conn. It is safe for concurrent use.
 type DB struct {
-	db    *sqlx.DB
-	extra []Schema
+	db       *sqlx.DB
+	extra    []Schema
+	readOnly bool
 }
 
 // Option configures a DB.
@@ -41,6 +42,19 @@ func WithExtraSchemas(schemas ...Schema) Option {
 	}
 }
 
+// WithReadOnly makes every transaction of the DB read-only: Tx and
+// SchemaTx begin READ ONLY whatever options they are given (keeping the
+// isolation level), so PostgreSQL refuses any write in them, on a
+// replica and on a primary alike; fn's error then matches ErrReadOnly.
+// Pinned connections (Conn, SchemaConn, RequestConn) run outside a
+// transaction, where read-only cannot be enforced without changing the
+// session: they return ErrReadOnlyConn. Use it for a pool of read
+// replicas (see tenancy.WithReadReplica), or for read-only work on the
+// primary pool.
+func WithReadOnly() Option {
+	return func(d *DB) error { d.readOnly = true; return nil }
+}
+
 // New wraps db. It does no I/O.
 func New(db *sqlx.DB, opts ...Option) (*DB, error) {
 	if db == nil {
@@ -57,6 +71,9 @@ func New(db *sqlx.DB, opts ...Option) (*DB, error) {
 
 // Unwrap returns the underlying pool.
 func (d *DB) Unwrap() *sqlx.DB { return d.db }
+
+// ReadOnly reports whether the DB was made WithReadOnly.
+func (d *DB) ReadOnly() bool { return d.readOnly }
 
 // SearchPath returns the search_path value for schema s: s, then any extra
 // schemas, each quoted.
@@ -127,10 +144,21 @@ func (d *DB) Tx(ctx context.Context, fn func(*sqlx.Tx) error) error {
 	return d.SchemaTx(ctx, s, nil, fn)
 }
 
-// SchemaTx is Tx for an explicit schema and transaction options.
+// SchemaTx is Tx for an explicit schema and transaction options. On a
+// read-only DB (WithReadOnly) the transaction is READ ONLY whatever opts
+// say. When fn fails because it wrote in a read-only transaction (a
+// read-only DB, opts.ReadOnly, or a hot standby), its error also matches
+// ErrReadOnly.
 func (d *DB) SchemaTx(ctx context.Context, s Schema, opts *sql.TxOptions, fn func(*sqlx.Tx) error) (err error) {
 	if s.IsZero() {
 		return ErrNoSchema
+	}
+	if d.readOnly {
+		ro := sql.TxOptions{ReadOnly: true}
+		if opts != nil {
+			ro.Isolation = opts.Isolation
+		}
+		opts = &ro
 	}
 	// Through a Connector the SET LOCAL may travel with the BEGIN.
 	hint := &beginHint{path: d.SearchPath(s)}
@@ -154,10 +182,21 @@ func (d *DB) SchemaTx(ctx context.Context, s Schema, opts *sql.TxOptions, fn fun
 	if err := fn(tx); err != nil {
 		done = true
 		_ = tx.Rollback()
-		return err
+		return readOnlyError(err)
 	}
 	done = true
 	return tx.Commit()
+}
+
+// readOnlyError makes err match ErrReadOnly as well when it is
+// PostgreSQL's read_only_sql_transaction (SQLSTATE 25006). Both drivers'
+// errors have a SQLState method, so no driver is imported.
+func readOnlyError(err error) error {
+	var pg interface{ SQLState() string }
+	if errors.As(err, &pg) && pg.SQLState() == "25006" && !errors.Is(err, ErrReadOnly) {
+		return fmt.Errorf("%w: %w", ErrReadOnly, err)
+	}
+	return err
 }
 
 // Conn is a connection pinned from the pool with its search_path set to one
@@ -172,7 +211,8 @@ type Conn struct {
 }
 
 // Conn pins a connection for the schema carried by ctx. Without one it
-// returns ErrNoSchema. Prefer Tx behind a transaction pooler.
+// returns ErrNoSchema; on a read-only DB, ErrReadOnlyConn. Prefer Tx
+// behind a transaction pooler.
 func (d *DB) Conn(ctx context.Context) (*Conn, error) {
 	s, ok := SchemaFromContext(ctx)
 	if !ok {
@@ -181,10 +221,14 @@ func (d *DB) Conn(ctx context.Context) (*Conn, error) {
 	return d.SchemaConn(ctx, s)
 }
 
-// SchemaConn is Conn for an explicit schema.
+// SchemaConn is Conn for an explicit schema. On a read-only DB
+// (WithReadOnly) it returns ErrReadOnlyConn.
 func (d *DB) SchemaConn(ctx context.Context, s Schema) (*Conn, error) {
 	if s.IsZero() {
 		return nil, ErrNoSchema
+	}
+	if d.readOnly {
+		return nil, ErrReadOnlyConn
 	}
 	c, err := d.db.Connx(ctx)
 	if err != nil {
@@ -273,8 +317,13 @@ func (d *DB) WithRequestConn(ctx context.Context) (context.Context, func() error
 // ctx, taking it from the pool on the first call, so a request that never
 // touches the database holds no connection. Its Close does nothing: the
 // release function of WithRequestConn returns it to the pool. Without a
-// slot in ctx it returns ErrNoRequestConn; without a schema, ErrNoSchema.
+// slot in ctx it returns ErrNoRequestConn; without a schema, ErrNoSchema;
+// on a read-only DB, ErrReadOnlyConn (the slot may hold a connection of
+// another DB's pool: it is never handed out by a read-only one).
 func (d *DB) RequestConn(ctx context.Context) (*Conn, error) {
+	if d.readOnly {
+		return nil, ErrReadOnlyConn
+	}
 	slot, ok := ctx.Value(requestKey{}).(*requestSlot)
 	if !ok {
 		return nil, ErrNoRequestConn

@@ -21,6 +21,15 @@
 // shared schema, and a missing schema makes queries fail instead of reading
 // another schema's tables.
 //
+// # Read-only work
+//
+// A DB made WithReadOnly begins every transaction READ ONLY (keeping the
+// isolation level asked for), with the same schema handling: point it at
+// a pool of read replicas, or at the primary pool for work that must not
+// write. A write in it fails with an error matching ErrReadOnly, and its
+// pinned connections are refused (ErrReadOnlyConn), since outside a
+// transaction read-only cannot be enforced.
+//
 // # Migrations
 //
 // A Set is a named folder of numbered SQL files. Migrator.Apply brings one

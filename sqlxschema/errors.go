@@ -18,6 +18,18 @@ var ErrNoSchema = errors.New("sqlxschema: no schema in context")
 // request slot (see DB.WithRequestConn and middleware.PinConn).
 var ErrNoRequestConn = errors.New("sqlxschema: no request connection slot in context")
 
+// ErrReadOnly is matched by the error of a DB.Tx or DB.SchemaTx whose
+// function wrote in a read-only transaction (PostgreSQL's SQLSTATE 25006,
+// read_only_sql_transaction): on a read-only DB (WithReadOnly), with
+// sql.TxOptions.ReadOnly, or on a hot standby. The driver's error stays in
+// the chain.
+var ErrReadOnly = errors.New("sqlxschema: write in a read-only transaction")
+
+// ErrReadOnlyConn is returned by DB.Conn, DB.SchemaConn and
+// DB.RequestConn on a read-only DB (WithReadOnly): a pinned connection
+// runs outside a transaction, where read-only is not enforced. Use Tx.
+var ErrReadOnlyConn = errors.New("sqlxschema: no pinned connection on a read-only DB; use Tx")
+
 // ErrChecksumMismatch is matched by a *MigrationError whose migration file
 // changed after it was applied.
 var ErrChecksumMismatch = errors.New("applied migration was edited afterwards")

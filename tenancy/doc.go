@@ -37,6 +37,15 @@
 // describes the accepted forms). WithTenant puts a tenant, and its schema,
 // in a context; sqlxschema and permissions read it from there.
 //
+// # Read replicas
+//
+// WithReadReplica gives a pool on a read replica; ReadDB hands out
+// read-only transactions on it with each tenant's search_path, exactly as
+// DB does on the primary, and falls back to the primary pool (still read
+// only) when no replica is configured. Replicas lag: read through DB what
+// must include a write just made. Host resolution, memberships,
+// permissions and sessions always use the primary.
+//
 // # Errors
 //
 // Every error wraps one of the sentinels in errors.go, and the driver's

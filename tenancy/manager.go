@@ -54,6 +54,8 @@ type Manager struct {
 	lookups   singleflight.Group
 
 	hooks []Hooks
+
+	read readPool // ReadDB; see replica.go
 }
 
 // Option configures a Manager. Options report bad arguments through

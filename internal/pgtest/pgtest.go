@@ -12,6 +12,9 @@
 // directory, and a small janitor process removes it when the process dies
 // without Stop (a panicking test, -timeout, kill -9). Main wires this into
 // a TestMain, including Ctrl-C.
+//
+// StartReplica starts a streaming hot standby of a cluster, for tests of
+// read replicas; CatchUp waits until it has replayed the primary's commits.
 package pgtest
 
 import (
@@ -44,6 +47,9 @@ var ErrNoServer = errors.New("pgtest: PostgreSQL server binaries (initdb, postgr
 type Cluster struct {
 	dir     string // temporary directory: data/ and the socket
 	port    int
+	bin     string   // the directory of the server binaries
+	args    []string // postgres' settings ("-c", "name=value", ...)
+	primary *Cluster // for a replica (StartReplica), its primary
 	cmd     *exec.Cmd
 	exited  chan struct{}
 	stopped sync.Once
@@ -57,6 +63,9 @@ type Options struct {
 	MaxConnections int
 	// Settings are extra "name=value" server settings.
 	Settings []string
+	// BinDir is the directory holding initdb, postgres and pg_basebackup.
+	// Default: what the function BinDir finds.
+	BinDir string
 }
 
 // BinDir returns the directory holding initdb and postgres: the one on PATH
@@ -97,43 +106,33 @@ func versionOf(initdbPath string) float64 {
 
 // Start initialises and starts a new cluster. Call Stop when done.
 func Start(opts Options) (*Cluster, error) {
-	bin, err := BinDir()
-	if err != nil {
-		return nil, err
+	bin := opts.BinDir
+	if bin == "" {
+		var err error
+		if bin, err = BinDir(); err != nil {
+			return nil, err
+		}
+	} else if _, err := os.Stat(filepath.Join(bin, "initdb")); err != nil {
+		return nil, fmt.Errorf("%w (looked in %s)", ErrNoServer, bin)
 	}
 	if opts.MaxConnections == 0 {
 		opts.MaxConnections = 300
 	}
-	dir, err := os.MkdirTemp("", "tenantkit-pg-")
+	c, cred, err := newCluster("tenantkit-pg-")
 	if err != nil {
-		return nil, fmt.Errorf("pgtest: %w", err)
-	}
-	c := &Cluster{dir: dir, port: 5432, exited: make(chan struct{})}
-	if err := c.startJanitor(); err != nil {
-		os.RemoveAll(dir)
 		return nil, err
 	}
-	cred, err := serverCredential()
-	if err != nil {
-		os.RemoveAll(dir)
-		return nil, err
-	}
-	if cred != nil {
-		if err := os.Chown(dir, int(cred.Uid), int(cred.Gid)); err != nil {
-			os.RemoveAll(dir)
-			return nil, fmt.Errorf("pgtest: chown %s: %w", dir, err)
-		}
-	}
-	data := filepath.Join(dir, "data")
+	c.bin = bin
+	data := filepath.Join(c.dir, "data")
 	initdb := exec.Command(filepath.Join(bin, "initdb"), "-D", data, "-U", "postgres",
 		"--auth=trust", "--encoding=UTF8", "--locale=C", "--no-sync")
 	initdb.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
-	initdb.Dir = dir
+	initdb.Dir = c.dir
 	if out, err := initdb.CombinedOutput(); err != nil {
-		os.RemoveAll(dir)
+		c.Stop()
 		return nil, fmt.Errorf("pgtest: initdb: %v\n%s", err, out)
 	}
-	args := []string{"-D", data, "-k", dir, "-p", strconv.Itoa(c.port),
+	c.args = []string{
 		"-c", "listen_addresses=",
 		"-c", "fsync=off",
 		"-c", "synchronous_commit=off",
@@ -144,12 +143,48 @@ func Start(opts Options) (*Cluster, error) {
 		"-c", "log_min_messages=fatal",
 	}
 	for _, s := range opts.Settings {
-		args = append(args, "-c", s)
+		c.args = append(c.args, "-c", s)
 	}
-	logf, err := os.Create(filepath.Join(dir, "server.log"))
+	if err := c.launch(cred); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// newCluster makes a Cluster value with its temporary directory, owned by
+// the account the server runs as, and the janitor that removes it.
+func newCluster(prefix string) (*Cluster, *syscall.Credential, error) {
+	cred, err := serverCredential()
 	if err != nil {
+		return nil, nil, err
+	}
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		return nil, nil, fmt.Errorf("pgtest: %w", err)
+	}
+	c := &Cluster{dir: dir, port: 5432, exited: make(chan struct{})}
+	if err := c.startJanitor(); err != nil {
 		os.RemoveAll(dir)
-		return nil, fmt.Errorf("pgtest: %w", err)
+		return nil, nil, err
+	}
+	if cred != nil {
+		if err := os.Chown(dir, int(cred.Uid), int(cred.Gid)); err != nil {
+			c.Stop()
+			return nil, nil, fmt.Errorf("pgtest: chown %s: %w", dir, err)
+		}
+	}
+	return c, cred, nil
+}
+
+// launch starts postgres on c's data directory with c's settings, its
+// socket in c's directory, and waits until it accepts connections. On
+// failure it stops c (removing its directory).
+func (c *Cluster) launch(cred *syscall.Credential) error {
+	args := append([]string{"-D", filepath.Join(c.dir, "data"), "-k", c.dir, "-p", strconv.Itoa(c.port)}, c.args...)
+	logf, err := os.Create(filepath.Join(c.dir, "server.log"))
+	if err != nil {
+		c.Stop()
+		return fmt.Errorf("pgtest: %w", err)
 	}
 	if cred != nil {
 		_ = logf.Chown(int(cred.Uid), int(cred.Gid))
@@ -161,10 +196,11 @@ func Start(opts Options) (*Cluster, error) {
 	// kernel sends the server SIGQUIT (immediate shutdown).
 	go func() {
 		runtime.LockOSThread()
-		cmd := exec.Command(filepath.Join(bin, "postgres"), args...)
+		cmd := exec.Command(filepath.Join(c.bin, "postgres"), args...)
 		cmd.Stdout, cmd.Stderr = logf, logf
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGQUIT, Setpgid: true}
 		if err := cmd.Start(); err != nil {
+			logf.Close()
 			started <- err
 			close(c.exited)
 			return
@@ -176,14 +212,14 @@ func Start(opts Options) (*Cluster, error) {
 		close(c.exited)
 	}()
 	if err := <-started; err != nil {
-		os.RemoveAll(dir)
-		return nil, fmt.Errorf("pgtest: start postgres: %w", err)
+		c.Stop()
+		return fmt.Errorf("pgtest: start postgres: %w", err)
 	}
 	if err := c.waitReady(30 * time.Second); err != nil {
 		c.Stop()
-		return nil, err
+		return err
 	}
-	return c, nil
+	return nil
 }
 
 // serverCredential is nil when we may run postgres as ourselves, or the
@@ -343,10 +379,24 @@ var shared atomic.Pointer[Cluster]
 //
 // A machine without PostgreSQL fails the run loudly; it never skips.
 func Main(m *testing.M) {
-	c, err := Start(Options{})
+	code, err := Run(m, Options{})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
+	}
+	os.Exit(code)
+}
+
+// M is what Run needs of a *testing.M.
+type M interface{ Run() int }
+
+// Run is Main without the exit: it starts the shared cluster with opts,
+// runs m and stops the cluster, and returns m's exit code. When the
+// cluster cannot start it returns code 1 and the error (ErrNoServer when
+// the server binaries are missing) without running m.
+func Run(m M, opts Options) (int, error) {
+	c, err := Start(opts)
+	if err != nil {
+		return 1, err
 	}
 	shared.Store(c)
 	sig := make(chan os.Signal, 1)
@@ -360,7 +410,8 @@ func Main(m *testing.M) {
 	code := m.Run()
 	signal.Stop(sig)
 	c.Stop()
-	os.Exit(code)
+	shared.CompareAndSwap(c, nil)
+	return code, nil
 }
 
 // Shared returns the cluster that Main started. It fails the test if Main

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tenantkit/tenantkit/internal/pgerr"
 	"github.com/tenantkit/tenantkit/internal/pgtest"
 )
 
@@ -102,5 +103,104 @@ func TestNoServerBinariesIsAClearError(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), `"postgresql" package`) {
 		t.Fatalf("error does not name Debian's package: %v", err)
+	}
+}
+
+func TestStartWithBinDirWithoutServerIsAClearError(t *testing.T) {
+	t.Parallel()
+	_, err := pgtest.Start(pgtest.Options{BinDir: t.TempDir()})
+	if !errors.Is(err, pgtest.ErrNoServer) {
+		t.Fatalf("Start(empty BinDir) = %v, want ErrNoServer", err)
+	}
+}
+
+type fakeM struct{ ran bool }
+
+func (m *fakeM) Run() int { m.ran = true; return 0 }
+
+func TestRunWithoutServerFailsWithoutRunningTests(t *testing.T) {
+	t.Parallel()
+	m := &fakeM{}
+	code, err := pgtest.Run(m, pgtest.Options{BinDir: t.TempDir()})
+	if code != 1 || !errors.Is(err, pgtest.ErrNoServer) || m.ran {
+		t.Fatalf("Run without server = %d, %v, tests ran: %v; want 1, ErrNoServer, false", code, err, m.ran)
+	}
+}
+
+// TestReplica: StartReplica makes a hot standby that streams the
+// primary's writes, refuses its own, and leaves nothing behind on Stop.
+func TestReplica(t *testing.T) {
+	t.Parallel()
+	primary, err := pgtest.Start(pgtest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(primary.Stop)
+	if err := primary.CatchUp(t.Context()); !errors.Is(err, pgtest.ErrNotReplica) {
+		t.Fatalf("CatchUp on a primary = %v, want ErrNotReplica", err)
+	}
+	replica, err := primary.StartReplica()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(replica.Stop)
+	if replica.Dir() == primary.Dir() {
+		t.Fatal("replica shares the primary's directory")
+	}
+
+	name, err := primary.CreateDatabase(t.Context(), "replicated")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pdb, err := pgtest.Open(primary.DSN(name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pdb.Close()
+	if _, err := pdb.Exec(`CREATE TABLE t (v text); INSERT INTO t VALUES ('written on the primary')`); err != nil {
+		t.Fatal(err)
+	}
+	if err := replica.CatchUp(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	rdb, err := pgtest.Open(replica.DSN(name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdb.Close()
+	var v string
+	var recovery bool
+	if err := rdb.QueryRow(`SELECT v, pg_is_in_recovery() FROM t`).Scan(&v, &recovery); err != nil {
+		t.Fatal(err)
+	}
+	if v != "written on the primary" || !recovery {
+		t.Fatalf("replica read %q, in recovery %v", v, recovery)
+	}
+	_, err = rdb.Exec(`INSERT INTO t VALUES ('written on the replica')`)
+	if code, _ := pgerr.Code(err); code != "25006" {
+		t.Fatalf("write on the replica = %v, want read_only_sql_transaction (25006)", err)
+	}
+
+	// A later write arrives too.
+	if _, err := pdb.Exec(`INSERT INTO t VALUES ('second')`); err != nil {
+		t.Fatal(err)
+	}
+	if err := replica.CatchUp(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := rdb.QueryRow(`SELECT count(*) FROM t`).Scan(&n); err != nil || n != 2 {
+		t.Fatalf("replica has %d rows (%v), want 2", n, err)
+	}
+	rdb.Close()
+
+	dir := replica.Dir()
+	replica.Stop()
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Fatalf("replica directory %s still there after Stop (err=%v)", dir, err)
+	}
+	// The primary goes on without it.
+	if _, err := pdb.Exec(`INSERT INTO t VALUES ('third')`); err != nil {
+		t.Fatal(err)
 	}
 }

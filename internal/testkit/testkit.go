@@ -36,6 +36,13 @@ func DB(t testing.TB) *sqlx.DB {
 func Manager(t testing.TB, opts ...tenancy.Option) (*tenancy.Manager, *sqlx.DB) {
 	t.Helper()
 	db := DB(t)
+	return ManagerOn(t, db, opts...), db
+}
+
+// ManagerOn is Manager on the given pool (of an empty database), for tests
+// that bring their own server.
+func ManagerOn(t testing.TB, db *sqlx.DB, opts ...tenancy.Option) *tenancy.Manager {
+	t.Helper()
 	store, err := users.New(db, users.WithArgon2Params(FastArgon2))
 	if err != nil {
 		t.Fatal(err)
@@ -52,7 +59,7 @@ func Manager(t testing.TB, opts ...tenancy.Option) (*tenancy.Manager, *sqlx.DB) 
 	if _, err := m.Migrate(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	return m, db
+	return m
 }
 
 func testdata(t testing.TB) string {

@@ -1,0 +1,4 @@
+package tenanttest
+
+// Run is Main without the exit.
+var Run = run
