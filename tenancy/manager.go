@@ -219,6 +219,9 @@ func NewManager(db *sqlx.DB, opts ...Option) (*Manager, error) {
 	if m.sdb, err = sqlxschema.New(db, sqlxschema.WithExtraSchemas(m.extraSearch...)); err != nil {
 		return nil, err
 	}
+	if m.read.db, err = m.newReadDB(); err != nil {
+		return nil, err
+	}
 	m.migrator = sqlxschema.NewMigrator(m.sdb)
 	if !m.usersGiven {
 		if m.users, err = users.New(db, users.WithSharedSchema(m.sharedName)); err != nil {

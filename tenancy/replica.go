@@ -2,7 +2,6 @@ package tenancy
 
 import (
 	"fmt"
-	"sync"
 
 	"github.com/jmoiron/sqlx"
 
@@ -10,11 +9,9 @@ import (
 )
 
 // readPool is where a Manager sends read-only work: the pool given to
-// WithReadReplica, or the primary pool. Its sqlxschema.DB is built on
-// first use, once every option (WithExtraSearchPath among them) applied.
+// WithReadReplica, or the primary pool; NewManager builds its DB.
 type readPool struct {
 	replica *sqlx.DB
-	once    sync.Once
 	db      *sqlxschema.DB
 }
 
@@ -65,21 +62,15 @@ func WithReadReplica(db *sqlx.DB) Option {
 // cancelled when it conflicts with replay (see PostgreSQL's
 // max_standby_streaming_delay and hot_standby_feedback), and SERIALIZABLE
 // transactions are not available.
-func (m *Manager) ReadDB() *sqlxschema.DB {
-	m.read.once.Do(func() {
-		pool := m.read.replica
-		if pool == nil {
-			pool = m.db
-		}
-		db, err := sqlxschema.New(pool, sqlxschema.WithExtraSchemas(m.extraSearch...), sqlxschema.WithReadOnly())
-		if err != nil {
-			// Cannot happen: WithExtraSearchPath validated the schemas,
-			// and NewManager built DB from the same ones.
-			panic("tenancy: ReadDB: " + err.Error())
-		}
-		m.read.db = db
-	})
-	return m.read.db
+func (m *Manager) ReadDB() *sqlxschema.DB { return m.read.db }
+
+// newReadDB builds ReadDB's wrapper, after every option applied.
+func (m *Manager) newReadDB() (*sqlxschema.DB, error) {
+	pool := m.read.replica
+	if pool == nil {
+		pool = m.db
+	}
+	return sqlxschema.New(pool, sqlxschema.WithExtraSchemas(m.extraSearch...), sqlxschema.WithReadOnly())
 }
 
 // HasReadReplica reports whether WithReadReplica gave a replica pool, that
