@@ -1,8 +1,10 @@
 package sqlxschema
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/jmoiron/sqlx"
@@ -135,8 +137,8 @@ func CheckSelfContained(ctx context.Context, q sqlx.QueryerContext, s Schema, al
 }
 
 // SelfContainedViolations is CheckSelfContained for several schemas in
-// one query: it returns every violation, ordered by schema and object, or
-// an error naming the schemas that do not exist. A foreign key from one of
+// one query: it returns every violation, ordered by SortViolations, or an
+// error naming the schemas that do not exist. A foreign key from one of
 // schemas to another is reported in both.
 func SelfContainedViolations(ctx context.Context, q sqlx.QueryerContext, schemas []Schema, allowed ...Schema) ([]Violation, error) {
 	if len(schemas) == 0 {
@@ -174,7 +176,17 @@ func SelfContainedViolations(ctx context.Context, q sqlx.QueryerContext, schemas
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("sqlxschema: check self-contained: schema %s does not exist", strings.Join(missing, ", "))
 	}
+	SortViolations(out)
 	return out, nil
+}
+
+// SortViolations orders vs by schema, object, references and kind, in
+// byte order (whatever the database's collation).
+func SortViolations(vs []Violation) {
+	slices.SortFunc(vs, func(a, b Violation) int {
+		return cmp.Or(cmp.Compare(a.Schema, b.Schema), cmp.Compare(a.Object, b.Object),
+			cmp.Compare(a.References, b.References), cmp.Compare(a.Kind, b.Kind))
+	})
 }
 
 // SelfContained returns a Check that runs CheckSelfContained with allowed,
@@ -321,4 +333,4 @@ SELECT s.nspname, v.kind, v.object, v.refs FROM (
 ) v JOIN s ON s.oid = v.nsp
 UNION ALL
 SELECT want.name, '', '', '' FROM want WHERE NOT EXISTS (SELECT 1 FROM s WHERE s.nspname = want.name)
-ORDER BY 1, 3, 4, 2`
+`
