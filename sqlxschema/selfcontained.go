@@ -229,62 +229,85 @@ func selfContainedQuery(schemas, allowed []Schema) string {
 }
 
 // selfContainedSQL is the check, before selfContainedQuery fills in the
-// schema names. pg_identify_object names objects in a form that is never
-// translated and always schema-qualified.
+// schema names. It reaches the schemas' objects through indexes only
+// (pg_depend's reference to the namespace, then each relation's oid), so
+// its cost follows the size of the schemas checked, not of the catalog.
+// pg_identify_object names objects in a form that is never translated and
+// always schema-qualified.
 const selfContainedSQL = `WITH want(name) AS (VALUES $WANT),
-s AS (
+s AS MATERIALIZED (
 	SELECT n.oid, n.nspname FROM pg_catalog.pg_namespace n JOIN want ON n.nspname = want.name
 ),
--- Every object of the checked schemas that pg_depend can name as dependent.
-own(nsp, classid, objid) AS (
-	SELECT s.oid, $CLASS, c.oid FROM pg_catalog.pg_class c JOIN s ON c.relnamespace = s.oid
-	UNION ALL SELECT s.oid, 'pg_catalog.pg_type'::pg_catalog.regclass, t.oid FROM pg_catalog.pg_type t JOIN s ON t.typnamespace = s.oid
-	UNION ALL SELECT s.oid, 'pg_catalog.pg_proc'::pg_catalog.regclass, p.oid FROM pg_catalog.pg_proc p JOIN s ON p.pronamespace = s.oid
-	UNION ALL SELECT s.oid, 'pg_catalog.pg_constraint'::pg_catalog.regclass, k.oid FROM pg_catalog.pg_constraint k JOIN s ON k.connamespace = s.oid
-		WHERE k.contype <> 'f'
-	UNION ALL SELECT s.oid, 'pg_catalog.pg_attrdef'::pg_catalog.regclass, d.oid FROM pg_catalog.pg_attrdef d
-		JOIN pg_catalog.pg_class c ON c.oid = d.adrelid JOIN s ON c.relnamespace = s.oid
-	UNION ALL SELECT s.oid, 'pg_catalog.pg_rewrite'::pg_catalog.regclass, r.oid FROM pg_catalog.pg_rewrite r
-		JOIN pg_catalog.pg_class c ON c.oid = r.ev_class JOIN s ON c.relnamespace = s.oid WHERE r.rulename = '_RETURN'
-	UNION ALL SELECT s.oid, 'pg_catalog.pg_trigger'::pg_catalog.regclass, g.oid FROM pg_catalog.pg_trigger g
-		JOIN pg_catalog.pg_class c ON c.oid = g.tgrelid JOIN s ON c.relnamespace = s.oid WHERE NOT g.tgisinternal
-	UNION ALL SELECT s.oid, 'pg_catalog.pg_policy'::pg_catalog.regclass, y.oid FROM pg_catalog.pg_policy y
-		JOIN pg_catalog.pg_class c ON c.oid = y.polrelid JOIN s ON c.relnamespace = s.oid
+-- The objects that live in the schemas: relations, types, functions,
+-- operators and the like (all but composite types' relations).
+top AS MATERIALIZED (
+	SELECT s.oid AS nsp, s.nspname AS name, d.classid, d.objid FROM s
+	JOIN pg_catalog.pg_depend d ON d.refclassid = 'pg_catalog.pg_namespace'::pg_catalog.regclass AND d.refobjid = s.oid AND d.refobjsubid = 0
+	WHERE d.deptype = 'n'
+),
+rels AS MATERIALIZED (
+	SELECT t.nsp, t.name, c.oid, c.relkind FROM top t JOIN pg_catalog.pg_class c ON c.oid = t.objid WHERE t.classid = $CLASS
+	UNION ALL
+	SELECT t.nsp, t.name, c.oid, c.relkind FROM top t JOIN pg_catalog.pg_type y ON y.oid = t.objid
+	JOIN pg_catalog.pg_class c ON c.oid = y.typrelid
+	WHERE t.classid = 'pg_catalog.pg_type'::pg_catalog.regclass AND y.typtype = 'c' AND c.relkind = 'c'
+),
+-- Every object of the schemas that pg_depend can name as dependent.
+own(nsp, name, classid, objid) AS MATERIALIZED (
+	SELECT nsp, name, classid, objid FROM top WHERE classid <> $CLASS
+	UNION ALL SELECT nsp, name, $CLASS, oid FROM rels
+	UNION ALL SELECT r.nsp, r.name, $CLASS, i.indexrelid FROM rels r JOIN pg_catalog.pg_index i ON i.indrelid = r.oid
+	UNION ALL SELECT r.nsp, r.name, 'pg_catalog.pg_constraint'::pg_catalog.regclass, k.oid FROM rels r
+		JOIN pg_catalog.pg_constraint k ON k.conrelid = r.oid WHERE k.contype <> 'f'
+	UNION ALL SELECT t.nsp, t.name, d.classid, d.objid FROM top t -- domains' constraints
+		JOIN pg_catalog.pg_depend d ON d.refclassid = t.classid AND d.refobjid = t.objid
+			AND d.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass AND d.deptype = 'a'
+		WHERE t.classid = 'pg_catalog.pg_type'::pg_catalog.regclass
+	UNION ALL SELECT r.nsp, r.name, 'pg_catalog.pg_attrdef'::pg_catalog.regclass, a.oid FROM rels r
+		JOIN pg_catalog.pg_attrdef a ON a.adrelid = r.oid
+	UNION ALL SELECT r.nsp, r.name, 'pg_catalog.pg_rewrite'::pg_catalog.regclass, w.oid FROM rels r
+		JOIN pg_catalog.pg_rewrite w ON w.ev_class = r.oid WHERE w.rulename = '_RETURN'
+	UNION ALL SELECT r.nsp, r.name, 'pg_catalog.pg_trigger'::pg_catalog.regclass, g.oid FROM rels r
+		JOIN pg_catalog.pg_trigger g ON g.tgrelid = r.oid WHERE NOT g.tgisinternal
+	UNION ALL SELECT r.nsp, r.name, 'pg_catalog.pg_policy'::pg_catalog.regclass, y.oid FROM rels r
+		JOIN pg_catalog.pg_policy y ON y.polrelid = r.oid
 )
-SELECT s.nspname, v.kind, v.object, v.refs FROM (
+SELECT DISTINCT v.name, v.kind, v.object, v.refs FROM (
 	-- Foreign keys out of the schema.
-	SELECT c.relnamespace AS nsp, 'foreign key' AS kind, o.type || ' ' || o.identity AS object, r.type || ' ' || r.identity AS refs
-	FROM pg_catalog.pg_constraint k
-	JOIN pg_catalog.pg_class c ON c.oid = k.conrelid JOIN s ON c.relnamespace = s.oid
+	SELECT r.name, 'foreign key' AS kind, o.type || ' ' || o.identity AS object, f.type || ' ' || f.identity AS refs
+	FROM rels r
+	JOIN pg_catalog.pg_constraint k ON k.conrelid = r.oid AND k.contype = 'f'
 	JOIN pg_catalog.pg_class rc ON rc.oid = k.confrelid
 	CROSS JOIN LATERAL $ID('pg_catalog.pg_constraint'::pg_catalog.regclass, k.oid, 0) o
-	CROSS JOIN LATERAL $ID($CLASS, rc.oid, 0) r
-	WHERE k.contype = 'f' AND rc.relnamespace <> c.relnamespace
+	CROSS JOIN LATERAL $ID($CLASS, rc.oid, 0) f
+	WHERE rc.relnamespace <> r.nsp
 	UNION ALL
-	-- Foreign keys into the schema.
-	SELECT rc.relnamespace, 'referenced by foreign key', r.type || ' ' || r.identity, o.type || ' ' || o.identity
-	FROM pg_catalog.pg_constraint k
-	JOIN pg_catalog.pg_class rc ON rc.oid = k.confrelid JOIN s ON rc.relnamespace = s.oid
+	-- Foreign keys into the schema (found through their dependency on
+	-- the table they reference).
+	SELECT r.name, 'referenced by foreign key', f.type || ' ' || f.identity, o.type || ' ' || o.identity
+	FROM rels r
+	JOIN pg_catalog.pg_depend d ON d.refclassid = $CLASS AND d.refobjid = r.oid AND d.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass
+	JOIN pg_catalog.pg_constraint k ON k.oid = d.objid AND k.contype = 'f' AND k.confrelid = r.oid
 	JOIN pg_catalog.pg_class c ON c.oid = k.conrelid
 	CROSS JOIN LATERAL $ID('pg_catalog.pg_constraint'::pg_catalog.regclass, k.oid, 0) o
-	CROSS JOIN LATERAL $ID($CLASS, rc.oid, 0) r
-	WHERE k.contype = 'f' AND c.relnamespace <> rc.relnamespace
+	CROSS JOIN LATERAL $ID($CLASS, r.oid, 0) f
+	WHERE c.relnamespace <> r.nsp
 	UNION ALL
 	-- Inheritance, in either direction; partitions only across schemas.
-	SELECT s.oid, 'inheritance', o.type || ' ' || o.identity, r.type || ' ' || r.identity
-	FROM pg_catalog.pg_inherits h
+	SELECT r.name, 'inheritance', o.type || ' ' || o.identity, f.type || ' ' || f.identity
+	FROM rels r
+	JOIN pg_catalog.pg_inherits h ON r.oid IN (h.inhrelid, h.inhparent)
 	JOIN pg_catalog.pg_class ch ON ch.oid = h.inhrelid
 	JOIN pg_catalog.pg_class pa ON pa.oid = h.inhparent
-	JOIN s ON s.oid IN (ch.relnamespace, pa.relnamespace)
 	CROSS JOIN LATERAL $ID($CLASS, ch.oid, 0) o
-	CROSS JOIN LATERAL $ID($CLASS, pa.oid, 0) r
+	CROSS JOIN LATERAL $ID($CLASS, pa.oid, 0) f
 	WHERE NOT (ch.relispartition AND ch.relnamespace = pa.relnamespace) AND pa.relkind <> 'I'
 	UNION ALL
 	-- Every other dependency on an object of another schema.
-	SELECT DISTINCT o.nsp,
+	SELECT o.name,
 		CASE
 			WHEN o.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass THEN 'view'
-			WHEN d.refclassid = $CLASS AND r.type = 'sequence' THEN 'sequence'
+			WHEN d.refclassid = $CLASS AND f.type = 'sequence' THEN 'sequence'
 			WHEN d.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass THEN 'function'
 			WHEN d.refclassid = 'pg_catalog.pg_type'::pg_catalog.regclass THEN 'type'
 			ELSE 'dependency'
@@ -294,43 +317,43 @@ SELECT s.nspname, v.kind, v.object, v.refs FROM (
 				CROSS JOIN LATERAL $ID($CLASS, w.ev_class, 0) i WHERE w.oid = o.objid)
 			ELSE (SELECT i.type || ' ' || i.identity FROM $ID(d.classid, d.objid, d.objsubid) i)
 		END,
-		r.type || ' ' || r.identity
+		f.type || ' ' || f.identity
 	FROM own o
 	JOIN pg_catalog.pg_depend d ON d.classid = o.classid AND d.objid = o.objid
-	CROSS JOIN LATERAL $ID(d.refclassid, d.refobjid, 0) r
+	CROSS JOIN LATERAL $ID(d.refclassid, d.refobjid, 0) f
 	WHERE d.deptype NOT IN ('e', 'x', 'P', 'S') -- extension membership; partitions' parts (reported above)
-		AND r.schema IS NOT NULL
-		AND r.schema NOT IN ('pg_catalog', 'information_schema')
-		AND r.schema <> (SELECT s.nspname FROM s WHERE s.oid = o.nsp)
+		AND d.refclassid <> 'pg_catalog.pg_namespace'::pg_catalog.regclass
+		AND f.schema IS NOT NULL
+		AND f.schema NOT IN ('pg_catalog', 'information_schema')
+		AND f.schema <> o.name
 		-- Allowed schemas hold types and functions, never tables.
-		AND NOT (d.refclassid <> $CLASS AND r.schema = ANY ($ALLOWED))
+		AND NOT (d.refclassid <> $CLASS AND f.schema = ANY ($ALLOWED))
 		-- Inheritance is reported above.
 		AND NOT (d.classid = $CLASS AND d.refclassid = $CLASS AND EXISTS (
 			SELECT 1 FROM pg_catalog.pg_inherits h WHERE h.inhrelid = d.objid AND h.inhparent = d.refobjid))
 		-- An extension's own objects in the schema are reported below.
 		AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e
-			WHERE e.deptype = 'e' AND e.classid = o.classid AND e.objid = o.objid)
+			WHERE e.classid = o.classid AND e.objid = o.objid AND e.deptype = 'e')
 		-- An extension's types and functions, and arrays of its types.
 		AND NOT (d.refclassid <> $CLASS AND EXISTS (SELECT 1 FROM pg_catalog.pg_depend e
-			WHERE e.deptype = 'e' AND e.classid = d.refclassid AND e.objid IN (d.refobjid,
+			WHERE e.classid = d.refclassid AND e.deptype = 'e' AND e.objid IN (d.refobjid,
 				(SELECT t.typelem FROM pg_catalog.pg_type t
 					WHERE d.refclassid = 'pg_catalog.pg_type'::pg_catalog.regclass AND t.oid = d.refobjid AND t.typelem <> 0))))
 	UNION ALL
-	SELECT c.relnamespace, 'foreign table', o.type || ' ' || o.identity, 'server ' || pg_catalog.quote_ident(fs.srvname)
-	FROM pg_catalog.pg_class c JOIN s ON c.relnamespace = s.oid
-	JOIN pg_catalog.pg_foreign_table f ON f.ftrelid = c.oid
-	JOIN pg_catalog.pg_foreign_server fs ON fs.oid = f.ftserver
-	CROSS JOIN LATERAL $ID($CLASS, c.oid, 0) o
+	SELECT r.name, 'foreign table', o.type || ' ' || o.identity, 'server ' || pg_catalog.quote_ident(fs.srvname)
+	FROM rels r
+	JOIN pg_catalog.pg_foreign_table t ON t.ftrelid = r.oid
+	JOIN pg_catalog.pg_foreign_server fs ON fs.oid = t.ftserver
+	CROSS JOIN LATERAL $ID($CLASS, r.oid, 0) o
 	UNION ALL
-	SELECT x.extnamespace, 'extension', 'extension ' || pg_catalog.quote_ident(x.extname), ''
+	SELECT s.nspname, 'extension', 'extension ' || pg_catalog.quote_ident(x.extname), ''
 	FROM pg_catalog.pg_extension x JOIN s ON x.extnamespace = s.oid
 	UNION ALL
-	SELECT c.relnamespace, 'rule', o.type || ' ' || o.identity, ''
-	FROM pg_catalog.pg_rewrite w
-	JOIN pg_catalog.pg_class c ON c.oid = w.ev_class JOIN s ON c.relnamespace = s.oid
+	SELECT r.name, 'rule', o.type || ' ' || o.identity, ''
+	FROM rels r
+	JOIN pg_catalog.pg_rewrite w ON w.ev_class = r.oid
 	CROSS JOIN LATERAL $ID('pg_catalog.pg_rewrite'::pg_catalog.regclass, w.oid, 0) o
 	WHERE w.rulename <> '_RETURN'
-) v JOIN s ON s.oid = v.nsp
+) v
 UNION ALL
-SELECT want.name, '', '', '' FROM want WHERE NOT EXISTS (SELECT 1 FROM s WHERE s.nspname = want.name)
-`
+SELECT want.name, '', '', '' FROM want WHERE NOT EXISTS (SELECT 1 FROM s WHERE s.nspname = want.name)`
