@@ -49,7 +49,7 @@ const (
 
 // why says in a few words why each kind keeps a schema from moving alone.
 var why = map[ViolationKind]string{
-	KindForeignKey:   "Citus distributes a schema only when its foreign keys stay inside it (or point at reference tables)",
+	KindForeignKey:   "Citus distributes a schema only when its foreign keys stay inside it or point at reference tables",
 	KindReferencedBy: "Citus refuses foreign keys from another schema into a distributed schema",
 	KindSequence:     "the schema's ids come from a counter that does not move with it",
 	KindView:         "it reads data that does not move with the schema",

@@ -15,11 +15,14 @@ import (
 // from moving to a Citus worker on its own (sqlxschema.CheckSelfContained):
 // a foreign key into the shared schema, a view over a shared table, a
 // default from a shared sequence, a shared type or function, and the rest.
-// A migration that would break that fails and is rolled back: Migrate
-// reports it for that schema, and Provision and FinishProvision fail
-// whole, with a *sqlxschema.MigrationError that wraps a
-// *sqlxschema.SelfContainedError (errors.Is
-// sqlxschema.ErrNotSelfContained) naming every offending object.
+// A migration that leaves the schema breaking that fails and is rolled
+// back: Migrate reports it for that schema, and Provision and
+// FinishProvision fail whole, with a *sqlxschema.MigrationError that
+// wraps a *sqlxschema.SelfContainedError (errors.Is
+// sqlxschema.ErrNotSelfContained) naming every offending object. The
+// whole schema is checked, not only what the new files did: a schema that
+// already breaks the rule fails each migration until one fixes it, so
+// run CheckCitus, and fix what it lists, before turning this on.
 //
 // The types and functions of the schemas given to WithExtraSearchPath
 // (extensions) are allowed, and so are any extension's. The shared schema

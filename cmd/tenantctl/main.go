@@ -140,9 +140,9 @@ finishes, then a summary; progress goes to stderr (a bar on a terminal).
 By default it goes on past a failing schema and exits 1 at the end if any
 failed; --fail-fast starts no schema after the first failure. With --plan
 it applies nothing and lists what would run where, shared schema included.
-With --citus-check each tenant schema where files ran is checked before it
-commits, as check-citus does: a migration that would keep the schema from
-moving to a Citus worker fails there and is rolled back. --json prints an
+With --citus-check each tenant schema where files ran is checked, whole,
+before it commits, as check-citus does: a schema that could not move to a
+Citus worker on its own fails and its migration is rolled back. --json prints an
 array of per-schema results (status applied, up to date, failed or not
 started).`, (*cli).migrate},
 	{"check-citus", "[--tenant SLUG] [--type TYPE] [--extra-search-path SCHEMA]...",
