@@ -229,9 +229,10 @@ func selfContainedQuery(schemas, allowed []Schema) string {
 }
 
 // selfContainedSQL is the check, before selfContainedQuery fills in the
-// schema names. It reaches the schemas' objects through indexes only
-// (pg_depend's reference to the namespace, then each relation's oid), so
-// its cost follows the size of the schemas checked, not of the catalog.
+// schema names. It reaches the schemas' objects through indexes
+// (pg_depend's reference to the namespace, then each relation's oid), and
+// never scans pg_class, pg_type or pg_depend whole, so its cost follows the
+// size of the schemas checked rather than the number of tenants.
 // pg_identify_object names objects in a form that is never translated and
 // always schema-qualified.
 const selfContainedSQL = `WITH want(name) AS (VALUES $WANT),
