@@ -36,4 +36,16 @@
 // schema up to date in one transaction under an advisory lock, recording
 // each file and its checksum in the schema's own tenantkit_migrations
 // table; ApplyAll does many schemas with bounded parallel workers.
+//
+// # Self-contained schemas
+//
+// CheckSelfContained reads the catalog to tell whether a schema stands
+// alone: no foreign key, view, sequence, type or function that reaches
+// into another schema (extensions and pg_catalog aside), and none of what
+// Citus refuses in a distributed schema (inheritance, foreign tables,
+// extensions installed in it). Such a schema can move to a node of its own,
+// as Citus schema-based sharding moves each tenant schema to a worker.
+// Migrator.WithCheck(SelfContained()) runs the check in each schema's
+// migration transaction, so a migration that would break it is rolled back
+// with a *SelfContainedError naming every offending object.
 package sqlxschema

@@ -103,13 +103,36 @@ func (s Set) Load() ([]Migration, error) {
 // search_path and takes the schema's advisory lock; the read of the
 // bookkeeping; one statement string per pending file, which records the
 // file and runs it; and COMMIT. A schema with nothing pending costs four.
-// The bookkeeping table is created only when it is missing.
+// The bookkeeping table is created only when it is missing. A Check
+// (WithCheck) costs one more, only in schemas where files were applied.
 type Migrator struct {
-	db *DB
+	db    *DB
+	check Check
 }
 
 // NewMigrator returns a Migrator that runs on d's pool.
 func NewMigrator(d *DB) *Migrator { return &Migrator{db: d} }
+
+// Check inspects schema s in its migration transaction, through q, after
+// the schema's pending files ran and before it commits. An error rolls the
+// schema's migration back. SelfContained returns one.
+type Check func(ctx context.Context, q sqlx.QueryerContext, s Schema) error
+
+// WithCheck returns a copy of m that runs check in every schema it
+// migrates (Apply, ApplyTx, Run and the rest), in the schema's
+// transaction, after the pending files: when check fails, the schema's
+// transaction rolls back (with ApplyTx, the caller's, which must then roll
+// back), so nothing of that run is left, and Apply returns a
+// *MigrationError that
+// wraps check's error and names the schema, and the file when only one
+// ran (the set when all that ran are of one set). A schema where nothing
+// was pending is not checked: it has not changed. A nil check turns the
+// check off. m itself is unchanged.
+func (m *Migrator) WithCheck(check Check) *Migrator {
+	c := *m
+	c.check = check
+	return &c
+}
 
 // lockKey is the first half of the advisory lock key of every schema's
 // migrations; the second is hashtext(schema name).
@@ -235,6 +258,8 @@ func (m *Migrator) apply(ctx context.Context, tx sqlx.ExtContext, s Schema, sets
 	}
 
 	var applied []string
+	var last bookKey // the last file applied
+	mixed := false   // whether files of several sets were applied
 	for k, set := range sets {
 		for _, mig := range loaded[k] {
 			if sum, ok := done[bookKey{set.Name, mig.Version}]; ok {
@@ -250,7 +275,21 @@ func (m *Migrator) apply(ctx context.Context, tx sqlx.ExtContext, s Schema, sets
 			if _, err := tx.ExecContext(ctx, stmt); err != nil {
 				return fail(set.Name, mig.Version, err)
 			}
+			mixed = mixed || (len(applied) > 0 && last.set != set.Name)
 			applied = append(applied, set.Name+"/"+mig.Version)
+			last = bookKey{set.Name, mig.Version}
+		}
+	}
+	if m.check != nil && len(applied) > 0 {
+		if err := m.check(ctx, tx, s); err != nil {
+			// Name the file when one ran, the set when all were of one.
+			switch {
+			case len(applied) == 1:
+				return fail(last.set, last.version, err)
+			case !mixed:
+				return fail(last.set, "", err)
+			}
+			return fail("", "", err)
 		}
 	}
 	return applied, nil

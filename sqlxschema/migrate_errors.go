@@ -3,6 +3,7 @@ package sqlxschema
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // The migration runner's errors beyond those in errors.go.
@@ -48,3 +49,33 @@ func (e *AnnotationError) Unwrap() error { return e.Err }
 // Is makes errors.Is(err, ErrAnnotation) true for every AnnotationError,
 // NO TRANSACTION included.
 func (e *AnnotationError) Is(target error) bool { return target == ErrAnnotation }
+
+// ErrNotSelfContained is matched (errors.Is) by every *SelfContainedError:
+// a schema holds objects that depend on other schemas, so it could not
+// move to a node of its own (Citus schema-based sharding).
+// CheckSelfContained returns it, and so does a migration run by a Migrator
+// with WithCheck(SelfContained(...)), inside its *MigrationError.
+var ErrNotSelfContained = errors.New("schema is not self-contained")
+
+// SelfContainedError lists what keeps a schema from being self-contained.
+// Inside a *MigrationError it means the schema's migration was rolled
+// back.
+type SelfContainedError struct {
+	Schema     string      // the schema checked
+	Violations []Violation // at least one, ordered by object
+}
+
+func (e *SelfContainedError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "sqlxschema: schema %q is not self-contained: ", e.Schema)
+	for i, v := range e.Violations {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(v.String())
+	}
+	return b.String()
+}
+
+// Is makes errors.Is(err, ErrNotSelfContained) true.
+func (e *SelfContainedError) Is(target error) bool { return target == ErrNotSelfContained }

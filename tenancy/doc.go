@@ -31,6 +31,14 @@
 // a reason. Package tenancy/riverprovision drives these steps with River;
 // any other job queue can.
 //
+// # Citus
+//
+// WithCitusCheck keeps every tenant schema self-contained (no foreign key,
+// view, sequence, type or function reaching into the shared schema), so a
+// deployment can move to Citus schema-based sharding, each tenant schema
+// on a worker; CheckCitus checks the schemas that exist. docs/citus.md in
+// the repository walks through the move.
+//
 // # Requests
 //
 // Resolve maps a Host header value to its live tenant (NormalizeHost

@@ -46,6 +46,7 @@ type Manager struct {
 	workers     int
 	usersGiven  bool
 	extraSearch []sqlxschema.Schema
+	citusCheck  bool // WithCitusCheck
 
 	cacheSize int
 	cacheTTL  time.Duration

@@ -49,7 +49,9 @@ func (m *Manager) Targets(ctx context.Context) ([]sqlxschema.Target, error) {
 // Migrate brings the shared schema, then every tenant schema, up to date.
 // Tenant schemas run in parallel (WithMigrationWorkers), each in its own
 // transaction; a failing schema does not stop the others. It returns the
-// result of each tenant schema and an error joining every failure.
+// result of each tenant schema and an error joining every failure. With
+// WithCitusCheck, each tenant schema where files ran is checked before it
+// commits (see WithCitusCheck).
 func (m *Manager) Migrate(ctx context.Context) ([]sqlxschema.Result, error) {
 	if _, err := m.MigrateShared(ctx); err != nil {
 		return nil, err
@@ -58,5 +60,5 @@ func (m *Manager) Migrate(ctx context.Context) ([]sqlxschema.Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	return m.migrator.ApplyAll(ctx, targets, m.workers)
+	return m.TenantMigrator().ApplyAll(ctx, targets, m.workers)
 }

@@ -91,7 +91,9 @@ var coreDomainColumns = map[string]bool{"id": true, "domain": true, "tenant_id":
 // leaves nothing behind. Errors: ErrInvalidSlug, ErrUnknownType,
 // ErrInvalidSchema, ErrUnknownColumn (all before any write),
 // ErrUserNotFound, ErrUserInactive, ErrSlugExists, ErrSchemaExists,
-// ErrDomainExists, or a *sqlxschema.MigrationError.
+// ErrDomainExists, or a *sqlxschema.MigrationError (with WithCitusCheck,
+// one wrapping a *sqlxschema.SelfContainedError when the type's migrations
+// reach outside the tenant's schema).
 func (m *Manager) Provision(ctx context.Context, name, slug string, ownerID int64, opts ...ProvisionOption) (*Tenant, *Domain, error) {
 	var t *Tenant
 	var d *Domain
@@ -232,7 +234,7 @@ func (m *Manager) buildSchema(ctx context.Context, tx *sqlx.Tx, schema sqlxschem
 		}
 		return err
 	}
-	_, err := m.migrator.ApplyTx(ctx, tx, schema, m.tenantSets(cfg.typ)...)
+	_, err := m.TenantMigrator().ApplyTx(ctx, tx, schema, m.tenantSets(cfg.typ)...)
 	return err
 }
 

@@ -48,6 +48,7 @@ func TestMoreUsageErrors(t *testing.T) {
 		{"bad migrations-for", []string{"migrate", "--migrations-for", "premium"}, "want TYPE=DIR"},
 		{"missing migrations-for dir", []string{"migrate", "--migrations-for", "premium=/nonexistent", "--database", "x"}, "--migrations-for /nonexistent: not a readable directory"},
 		{"missing shared-migrations dir", []string{"migrate", "--shared-migrations", "/nonexistent", "--database", "x"}, "--shared-migrations /nonexistent"},
+		{"bad extra-search-path", []string{"check-citus", "--extra-search-path", "Bad", "--database", "x"}, `invalid schema name "Bad"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

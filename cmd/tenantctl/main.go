@@ -12,6 +12,7 @@
 // Commands:
 //
 //	migrate               migrate the shared schema, then every tenant schema
+//	check-citus           check that every tenant schema could move to a Citus worker
 //	list-tenants          list tenants
 //	create-user           create a user and print its id
 //	create-public-tenant  create the public tenant on the shared schema
@@ -43,6 +44,7 @@
 //	tenantctl migrate --plan --type premium --migrations-for premium=./premium
 //	tenantctl provision --name Acme --slug acme --owner alice@example.com
 //	tenantctl exec --sql "select count(*) from notes" --json
+//	tenantctl check-citus --json
 //
 // On a terminal, migrate shows a progress bar on standard error (counts,
 // rate, time left); otherwise it prints a plain progress line every tenth
@@ -127,7 +129,7 @@ type command struct {
 
 // commands is the table of subcommands, in the order help lists them.
 var commands = []command{
-	{"migrate", "[--parallel N] [--tenant SLUG] [--type TYPE] [--plan] [--fail-fast]",
+	{"migrate", "[--parallel N] [--tenant SLUG] [--type TYPE] [--plan] [--fail-fast] [--citus-check] [--extra-search-path SCHEMA]...",
 		"migrate the shared schema, then every tenant schema",
 		`Migrate the shared schema, then every tenant schema (deleted tenants
 included, so a restored tenant is up to date), N schemas at a time, each in
@@ -138,8 +140,23 @@ finishes, then a summary; progress goes to stderr (a bar on a terminal).
 By default it goes on past a failing schema and exits 1 at the end if any
 failed; --fail-fast starts no schema after the first failure. With --plan
 it applies nothing and lists what would run where, shared schema included.
---json prints an array of per-schema results (status applied, up to date,
-failed or not started).`, (*cli).migrate},
+With --citus-check each tenant schema where files ran is checked, whole,
+before it commits, as check-citus does: a schema that could not move to a
+Citus worker on its own fails and its migration is rolled back. --json prints an
+array of per-schema results (status applied, up to date, failed or not
+started).`, (*cli).migrate},
+	{"check-citus", "[--tenant SLUG] [--type TYPE] [--extra-search-path SCHEMA]...",
+		"check that every tenant schema could move to a Citus worker",
+		`Check every tenant schema (deleted tenants' included; not the shared
+schema) for what would keep it from moving to a Citus worker on its own
+under schema-based sharding: a foreign key out of it or into it, a view
+over another schema's table, a default from another schema's sequence, a
+function or type of another schema (pg_catalog's, extensions' and those of
+the --extra-search-path schemas aside), inheritance, a foreign table, an
+extension installed in it, a rule. It reads the catalog and changes
+nothing. Prints SCHEMA<TAB>KIND: OBJECT references WHAT (WHY) per problem,
+then a summary, and exits 1 if any schema has one. --json prints an array
+of per-schema results with their violations. See docs/citus.md.`, (*cli).checkCitus},
 	{"list-tenants", "[--all] [--type TYPE]",
 		"list tenants",
 		`List the live tenants (with --all, deleted ones too): id, slug, name,
@@ -409,9 +426,10 @@ func required(flags ...[2]string) error {
 	return nil
 }
 
-// connect opens the database and builds a Manager from the common flags.
-// Call the returned close function when done.
-func (c *cli) connect(ctx context.Context, g *common) (*tenancy.Manager, func(), error) {
+// connect opens the database and builds a Manager from the common flags
+// and the command's extra options. Call the returned close function when
+// done.
+func (c *cli) connect(ctx context.Context, g *common, extra ...tenancy.Option) (*tenancy.Manager, func(), error) {
 	dsn := g.database
 	if dsn == "" {
 		dsn = c.getenv("DATABASE_URL")
@@ -426,7 +444,7 @@ func (c *cli) connect(ctx context.Context, g *common) (*tenancy.Manager, func(),
 	if base == "" {
 		base = "localhost"
 	}
-	opts := []tenancy.Option{tenancy.WithSharedSchema(g.sharedSchema), tenancy.WithBaseDomain(base)}
+	opts := append([]tenancy.Option{tenancy.WithSharedSchema(g.sharedSchema), tenancy.WithBaseDomain(base)}, extra...)
 	dirFS := func(flag, dir string) (fs.FS, error) {
 		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 			return nil, usagef("--%s %s: not a readable directory", flag, dir)

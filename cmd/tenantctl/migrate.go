@@ -43,13 +43,19 @@ func (c *cli) migrate(ctx context.Context, cmd *command, args []string) error {
 	typ := fs.String("type", "", "after the shared schema, migrate only tenants of this `type`")
 	plan := fs.Bool("plan", false, "list the migrations that would run where, and apply nothing")
 	failFast := fs.Bool("fail-fast", false, "start no tenant schema after one has failed (default: go on, report every failure)")
+	citusCheck := fs.Bool("citus-check", false, "check each tenant schema where files ran, before it commits, as check-citus does")
+	extra := extraSearchPathFlag(fs)
 	if err := c.parse(cmd, fs, args, false); err != nil {
 		return err
 	}
 	if *parallel < 1 {
 		return usagef("--parallel must be at least 1")
 	}
-	mgr, closeDB, err := c.connect(ctx, g)
+	opts := []tenancy.Option{tenancy.WithExtraSearchPath(*extra...)}
+	if *citusCheck {
+		opts = append(opts, tenancy.WithCitusCheck())
+	}
+	mgr, closeDB, err := c.connect(ctx, g, opts...)
 	if err != nil {
 		return err
 	}
@@ -79,7 +85,7 @@ func (c *cli) migrate(ctx context.Context, cmd *command, args []string) error {
 	results := make([]migrateResult, len(targets))
 	prog := c.newProgress("migrating", len(targets))
 	done, failed, notStarted, files := 0, 0, 0, 0
-	opts := []sqlxschema.RunOption{sqlxschema.Workers(*parallel), sqlxschema.OnResult(func(i int, r sqlxschema.Result) {
+	runOpts := []sqlxschema.RunOption{sqlxschema.Workers(*parallel), sqlxschema.OnResult(func(i int, r sqlxschema.Result) {
 		ti := info[r.Schema.String()]
 		res := migrateResult{Schema: r.Schema.String(), Tenant: ti.slug, Type: ti.typ, Status: statusOf(r.Applied), Applied: nonNil(r.Applied)}
 		switch {
@@ -108,9 +114,9 @@ func (c *cli) migrate(ctx context.Context, cmd *command, args []string) error {
 		}
 	})}
 	if *failFast {
-		opts = append(opts, sqlxschema.StopOnFailure())
+		runOpts = append(runOpts, sqlxschema.StopOnFailure())
 	}
-	if _, err := sqlxschema.NewMigrator(mgr.DB()).Run(ctx, targets, opts...); err != nil && failed+notStarted == 0 {
+	if _, err := mgr.TenantMigrator().Run(ctx, targets, runOpts...); err != nil && failed+notStarted == 0 {
 		return err // not a schema's failure: a bad option, say
 	}
 	prog.finish()
