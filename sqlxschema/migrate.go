@@ -183,7 +183,12 @@ func (m *Migrator) applyOwnTx(ctx context.Context, s Schema, create bool, sets [
 }
 
 func (m *Migrator) applyOnce(ctx context.Context, s Schema, sets []Set, loaded [][]Migration, mode applyMode) ([]string, error) {
-	tx, err := m.db.db.BeginTxx(ctx, nil)
+	// The statements obey ctx; the transaction and its COMMIT do not, so a
+	// cancellation has one of two outcomes that the result tells apart:
+	// rolled back with an error, or committed without one. (A COMMIT cut
+	// short by a cancel may have committed all the same: pgx then reports
+	// the cancel.)
+	tx, err := m.db.db.BeginTxx(context.WithoutCancel(ctx), nil)
 	if err != nil {
 		return nil, &MigrationError{Schema: s.String(), Err: err}
 	}
@@ -191,6 +196,9 @@ func (m *Migrator) applyOnce(ctx context.Context, s Schema, sets []Set, loaded [
 	applied, err := m.apply(ctx, tx, s, sets, loaded, mode)
 	if err != nil {
 		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, &MigrationError{Schema: s.String(), Err: err}
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, &MigrationError{Schema: s.String(), Err: err}
