@@ -22,14 +22,16 @@
 //     SET search_path, the query and RESET on every request.
 //
 // Each mode runs with a uniform and a Zipf-skewed mix of 100 tenant hosts,
-// for each driver setting, and the program prints requests per second, p50
-// and p99 latency, the ratio to the same driver's baseline, and for modes
-// through sqlxschema's Connector the statements (round trips, counting a
-// lib/pq parameterised query as one) per request, as a markdown table. The
-// load generator checks every response: 10 rows, from the Host's tenant.
-// Run it with
+// for each driver setting, in -rounds rounds (each runs every driver and
+// mode once, in turn), and the program prints the medians: requests per
+// second, p50 and p99 latency, the ratios to the same driver's baseline
+// and to lib/pq's (each the median of the per-round ratios), and for
+// modes through sqlxschema's Connector the statements (round trips,
+// counting a lib/pq parameterised query as one) per request, as a
+// markdown table. The load generator checks every response: 10 rows,
+// from the Host's tenant. Run it with
 //
-//	go run ./cmd/tenantkit-loadbench -duration 10s
+//	go run ./cmd/tenantkit-loadbench
 //
 // Without DATABASE_URL it starts a throwaway PostgreSQL (internal/pgtest).
 package main
@@ -71,15 +73,16 @@ import (
 )
 
 var (
-	duration = flag.Duration("duration", 10*time.Second, "measured time per mode and mix")
-	warmup   = flag.Duration("warmup", 2*time.Second, "unmeasured warm-up per mode and mix")
+	duration = flag.Duration("duration", 5*time.Second, "measured time per mode, mix and round")
+	warmup   = flag.Duration("warmup", time.Second, "unmeasured warm-up per mode, mix and round")
 	conns    = flag.Int("conns", 32, "concurrent client connections")
 	pool     = flag.Int("pool", 16, "database pool size (max open connections)")
 	tenants  = flag.Int("tenants", 100, "tenants, each with 10 rows")
 	modes    = flag.String("modes", "baseline,tx,tx+connector,tx+pipeline,pinned,pinned+pipeline,naive", "modes to run, in order (+pipeline modes run with pgx only)")
 	cpuProf  = flag.String("cpuprofile", "", "write a CPU profile of the server for each run into this directory")
 	mixes    = flag.String("mixes", "uniform,zipf", "host mixes")
-	drivers  = flag.String("drivers", "lib/pq,lib/pq+binary_parameters,pgx", "driver settings: lib/pq, lib/pq+binary_parameters, pgx (its database/sql driver)")
+	drivers  = flag.String("drivers", "lib/pq,pgx", "driver settings: lib/pq, lib/pq+binary_parameters, pgx (its database/sql driver); lib/pq's baseline is every row's last ratio")
+	rounds   = flag.Int("rounds", 3, "rounds: each runs every driver and mode once; figures are medians")
 
 	loadURL   = flag.String("load", "", "internal: run as the load generator against this URL")
 	loadMix   = flag.String("mix", "uniform", "internal: host mix of the load generator")
@@ -128,44 +131,94 @@ func run() error {
 	}
 	fmt.Printf("%d tenants x 10 rows, pool %d, %d client connections, %v per run (after %v warm-up), GOMAXPROCS %d\n\n",
 		*tenants, *pool, *conns, *duration, *warmup, runtime.GOMAXPROCS(0))
-	fmt.Println("| driver | mix | mode | req/s | p50 | p99 | req/s vs baseline | p99 vs baseline | statements/req |")
-	fmt.Println("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
-	for _, drv := range strings.Split(*drivers, ",") {
-		driverDSN := dsn
-		if strings.Contains(drv, "binary_parameters") {
-			driverDSN += " binary_parameters=yes"
+	fmt.Printf("Each figure is the median of %d rounds; a round runs every driver and mode once, in turn, so the\n", *rounds)
+	fmt.Println("ratios compare runs made minutes apart at most.")
+	fmt.Println()
+	fmt.Println("| driver | mix | mode | req/s | p50 | p99 | req/s vs baseline | p99 vs baseline | req/s vs lib/pq baseline | statements/req |")
+	fmt.Println("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+	drvs := strings.Split(*drivers, ",")
+	for _, mix := range strings.Split(*mixes, ",") {
+		runs := map[[2]string][]*result{} // by driver and mode, one per round
+		for r := 0; r < *rounds; r++ {
+			for _, drv := range drvs {
+				for _, mode := range strings.Split(*modes, ",") {
+					if strings.HasSuffix(mode, "+pipeline") && drv != "pgx" {
+						continue // pgxschema pipelines pgx only
+					}
+					res, err := measure(ctx, driverDSN(dsn, drv), drv, mode, mix)
+					if err != nil {
+						return fmt.Errorf("%s %s %s: %w", drv, mix, mode, err)
+					}
+					k := [2]string{drv, mode}
+					runs[k] = append(runs[k], res)
+				}
+			}
 		}
-		if drv == "pgx" {
-			driverDSN = "pgx:" + dsn
-		}
-		for _, mix := range strings.Split(*mixes, ",") {
-			var base *result
+		for _, drv := range drvs {
+			base, pqBase := runs[[2]string{drv, "baseline"}], runs[[2]string{"lib/pq", "baseline"}]
 			for _, mode := range strings.Split(*modes, ",") {
-				if strings.HasSuffix(mode, "+pipeline") && drv != "pgx" {
-					continue // pgxschema pipelines pgx only
+				rs := runs[[2]string{drv, mode}]
+				if len(rs) == 0 {
+					continue
 				}
-				res, err := measure(ctx, driverDSN, drv, mode, mix)
-				if err != nil {
-					return fmt.Errorf("%s %s %s: %w", drv, mix, mode, err)
+				// Ratios per round, then their median: each against the
+				// baseline of its own round.
+				ratio := func(of []*result, f func(*result) float64) string {
+					if len(of) != len(rs) {
+						return "-"
+					}
+					v := make([]float64, len(rs))
+					for i := range rs {
+						v[i] = f(rs[i]) / f(of[i])
+					}
+					return fmt.Sprintf("%.2f", median(v))
 				}
-				if mode == "baseline" {
-					base = res
-				}
-				ratio, p99ratio := "-", "-"
-				if base != nil {
-					ratio = fmt.Sprintf("%.2f", res.RPS/base.RPS)
-					p99ratio = fmt.Sprintf("%.2f", float64(res.P99)/float64(base.P99))
-				}
+				rps := func(r *result) float64 { return r.RPS }
+				p99 := func(r *result) float64 { return float64(r.P99) }
 				stmts := "-"
-				if res.Statements > 0 {
-					stmts = fmt.Sprintf("%.2f", res.Statements)
+				if s := median(pick(rs, func(r *result) float64 { return r.Statements })); s > 0 {
+					stmts = fmt.Sprintf("%.2f", s)
 				}
-				fmt.Printf("| %s | %s | %s | %.0f | %v | %v | %s | %s | %s |\n", drv, mix, mode, res.RPS,
-					res.P50.Round(time.Microsecond), res.P99.Round(time.Microsecond), ratio, p99ratio, stmts)
+				fmt.Printf("| %s | %s | %s | %.0f | %v | %v | %s | %s | %s | %s |\n", drv, mix, mode,
+					median(pick(rs, rps)),
+					time.Duration(median(pick(rs, func(r *result) float64 { return float64(r.P50) }))).Round(time.Microsecond),
+					time.Duration(median(pick(rs, p99))).Round(time.Microsecond),
+					ratio(base, rps), ratio(base, p99), ratio(pqBase, rps), stmts)
 			}
 		}
 	}
 	return nil
+}
+
+// driverDSN is dsn for one driver setting of -drivers.
+func driverDSN(dsn, drv string) string {
+	switch {
+	case strings.Contains(drv, "binary_parameters"):
+		return dsn + " binary_parameters=yes"
+	case drv == "pgx":
+		return "pgx:" + dsn
+	}
+	return dsn
+}
+
+func pick(rs []*result, f func(*result) float64) []float64 {
+	v := make([]float64, len(rs))
+	for i, r := range rs {
+		v[i] = f(r)
+	}
+	return v
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	v = slices.Clone(v)
+	slices.Sort(v)
+	if len(v)%2 == 1 {
+		return v[len(v)/2]
+	}
+	return (v[len(v)/2-1] + v[len(v)/2]) / 2
 }
 
 // setup creates the single-schema baseline table, the tenantkit tables, a

@@ -77,8 +77,8 @@ func (r *report) print(w io.Writer) {
 		fmt.Fprintf(w, "| first %d | %d | %v | %.1f |\n", p.window, p.window, p.first.Round(time.Millisecond), p.firstRate)
 		fmt.Fprintf(w, "| last %d | %d | %v | %.1f |\n", p.window, p.window, p.last.Round(time.Millisecond), p.lastRte)
 		raw := func(d time.Duration) float64 { return float64(p.window) / d.Seconds() }
-		fmt.Fprintf(w, "| baseline during the first %d: the 10 tables alone, no tenantkit | %d | %v | %.1f |\n", p.window, p.window, p.rawFirst.Round(time.Millisecond), raw(p.rawFirst))
-		fmt.Fprintf(w, "| baseline during the last %d | %d | %v | %.1f |\n", p.window, p.window, p.rawLast.Round(time.Millisecond), raw(p.rawLast))
+		fmt.Fprintf(w, "| baseline before the first %d: the 10 tables alone, no tenantkit | %d | %v | %.1f |\n", p.window, p.window, p.rawFirst.Round(time.Millisecond), raw(p.rawFirst))
+		fmt.Fprintf(w, "| baseline after the last %d | %d | %v | %.1f |\n", p.window, p.window, p.rawLast.Round(time.Millisecond), raw(p.rawLast))
 		fmt.Fprintf(w, "\nProvision costs %.2fx the baseline (first %d: %.2fx, last %d: %.2fx).\n",
 			(p.first+p.last).Seconds()/(p.rawFirst+p.rawLast).Seconds(), p.window, p.first.Seconds()/p.rawFirst.Seconds(), p.window, p.last.Seconds()/p.rawLast.Seconds())
 	}
