@@ -80,7 +80,7 @@ var (
 	tenants  = flag.Int("tenants", 100, "tenants, each with 10 rows")
 	modes    = flag.String("modes", "baseline,tx,tx+connector,tx+pipeline,pinned,pinned+pipeline,naive", "modes to run, in order (+pipeline modes run with pgx only)")
 	cpuProf  = flag.String("cpuprofile", "", "write a CPU profile of the server for each run into this directory")
-	mixes    = flag.String("mixes", "uniform,zipf", "host mixes")
+	mixes    = flag.String("mixes", "uniform,zipf", "host mixes: uniform, zipf, one (all requests for one tenant)")
 	drivers  = flag.String("drivers", "lib/pq,pgx", "driver settings: lib/pq, lib/pq+binary_parameters, pgx (its database/sql driver); lib/pq's baseline is every row's last ratio")
 	rounds   = flag.Int("rounds", 3, "rounds: each runs every driver and mode once; figures are medians")
 
@@ -496,9 +496,14 @@ func generateLoad() error {
 				if now.After(end) {
 					break
 				}
-				i := rng.IntN(len(hosts))
-				if *loadMix == "zipf" {
+				var i int
+				switch *loadMix {
+				case "zipf":
 					i = int(zipf.Uint64())
+				case "one":
+					i = 0 // every request for one tenant: the ceiling of path reuse
+				default:
+					i = rng.IntN(len(hosts))
 				}
 				req, _ := http.NewRequest("GET", *loadURL, nil)
 				req.Host = hosts[i]

@@ -187,7 +187,8 @@ type provisionFigures struct {
 	n, window          int
 	total              time.Duration
 	first, last        time.Duration // of the first and the last window
-	rawFirst, rawLast  time.Duration // the baseline's, before the first and after the last window
+	rawFirst, rawLast  time.Duration // the baseline's median, before the first and after the last window
+	medFirst, medLast  time.Duration // Provision's median in the first and the last window
 	perSecond          float64
 	firstRate, lastRte float64
 }
@@ -337,16 +338,18 @@ func benchProvision(ctx context.Context, db *sqlx.DB, cfg *config) (*provisionFi
 	// with the provisioning: DDL on another connection makes each
 	// Provision rebuild the catalog caches it invalidated (measured: a
 	// window of interleaved provisionings took twice as long).
+	// Medians, not sums: a checkpoint or an autovacuum of the catalog
+	// during a window of a few seconds moved the sum by 3x between runs.
 	raw := func(prefix string) (time.Duration, error) {
-		var sum time.Duration
-		for i := range cfg.window {
+		took := make([]time.Duration, cfg.window)
+		for i := range took {
 			d, err := rawSchema(ctx, db, fmt.Sprintf("raw_%s_%d", prefix, i+1))
 			if err != nil {
 				return 0, err
 			}
-			sum += d
+			took[i] = d
 		}
-		return sum, nil
+		return medianDuration(took), nil
 	}
 	rawFirst, err := raw("first")
 	if err != nil {
@@ -366,7 +369,8 @@ func benchProvision(ctx context.Context, db *sqlx.DB, cfg *config) (*provisionFi
 	if err != nil {
 		return nil, err
 	}
-	f := &provisionFigures{n: cfg.provision, window: cfg.window, total: total, rawFirst: rawFirst, rawLast: rawLast}
+	f := &provisionFigures{n: cfg.provision, window: cfg.window, total: total, rawFirst: rawFirst, rawLast: rawLast,
+		medFirst: medianDuration(took[:cfg.window]), medLast: medianDuration(took[len(took)-cfg.window:])}
 	for i := range cfg.window {
 		f.first += took[i]
 		f.last += took[len(took)-1-i]
@@ -388,6 +392,12 @@ func benchProvision(ctx context.Context, db *sqlx.DB, cfg *config) (*provisionFi
 
 // rawSchema creates schema name holding the type's tables, in one
 // transaction of one statement, and returns the time it took.
+func medianDuration(d []time.Duration) time.Duration {
+	d = slices.Clone(d)
+	slices.Sort(d)
+	return d[len(d)/2]
+}
+
 func rawSchema(ctx context.Context, db *sqlx.DB, name string) (time.Duration, error) {
 	s, err := sqlxschema.ParseSchema(name)
 	if err != nil {

@@ -62,7 +62,7 @@ func TestQuickRun(t *testing.T) {
 	rep.print(&out)
 	for _, want := range []*regexp.Regexp{
 		regexp.MustCompile(`\| all, one after another \| 6 \| \S+ \| [0-9.]+ \|`),
-		regexp.MustCompile(`\| baseline after the last 3 \| 3 \|`),
+		regexp.MustCompile(`\| last 3 \(baseline right after\) \| \S+ \| \S+ \| [0-9.]+x \|`),
 		regexp.MustCompile(`\| Manager\.Migrate \| 8 \| 1 \| \S+ \| [0-9.]+ \|`),
 		regexp.MustCompile(`\| Manager\.Migrate \| 8 \| 2 \|`),
 		regexp.MustCompile(`\| Migrator\.Run \| 4 \| [0-9]+ \| [0-9]+ \|`),

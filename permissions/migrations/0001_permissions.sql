@@ -9,11 +9,16 @@ CREATE TABLE tenantkit_user_tenant_permissions (
     created_at   timestamptz NOT NULL DEFAULT now()
 );
 
+-- app is the app a permission belongs to: the part of its codename before
+-- the dot ("notes" for "notes.add"), as Django's content type app_label.
+-- Generated, so INSERTs of (codename, name) fill it.
 CREATE TABLE tenantkit_permissions (
     id       bigserial PRIMARY KEY,
     codename text NOT NULL UNIQUE CHECK (codename ~ '^[a-z0-9_]+\.[a-z0-9_]+$'),
-    name     text NOT NULL DEFAULT ''
+    name     text NOT NULL DEFAULT '',
+    app      text GENERATED ALWAYS AS (split_part(codename, '.', 1)) STORED
 );
+CREATE INDEX tenantkit_permissions_app ON tenantkit_permissions (app);
 
 CREATE TABLE tenantkit_groups (
     id   bigserial PRIMARY KEY,
