@@ -189,6 +189,8 @@ type provisionFigures struct {
 	first, last        time.Duration // of the first and the last window
 	rawFirst, rawLast  time.Duration // the baseline's median, before the first and after the last window
 	medFirst, medLast  time.Duration // Provision's median in the first and the last window
+	p50, p99, max      time.Duration // of one Provision, over all
+	stalls             []stall       // Provisions that took over 10x the median
 	perSecond          float64
 	firstRate, lastRte float64
 }
@@ -375,6 +377,14 @@ func benchProvision(ctx context.Context, db *sqlx.DB, cfg *config) (*provisionFi
 		f.first += took[i]
 		f.last += took[len(took)-1-i]
 	}
+	sorted := slices.Clone(took)
+	slices.Sort(sorted)
+	f.p50, f.p99, f.max = sorted[len(sorted)/2], sorted[len(sorted)*99/100], sorted[len(sorted)-1]
+	for i, d := range took {
+		if d > 10*f.p50 {
+			f.stalls = append(f.stalls, stall{i + 1, d})
+		}
+	}
 	f.perSecond = float64(f.n) / f.total.Seconds()
 	f.firstRate = float64(f.window) / f.first.Seconds()
 	f.lastRte = float64(f.window) / f.last.Seconds()
@@ -392,6 +402,12 @@ func benchProvision(ctx context.Context, db *sqlx.DB, cfg *config) (*provisionFi
 
 // rawSchema creates schema name holding the type's tables, in one
 // transaction of one statement, and returns the time it took.
+// stall is the i-th Provision (from 1), which took d.
+type stall struct {
+	i int
+	d time.Duration
+}
+
 func medianDuration(d []time.Duration) time.Duration {
 	d = slices.Clone(d)
 	slices.Sort(d)

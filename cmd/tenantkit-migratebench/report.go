@@ -76,6 +76,16 @@ func (r *report) print(w io.Writer) {
 		fmt.Fprintf(w, "| all, one after another | %d | %v | %.1f |\n", p.n, p.total.Round(time.Millisecond), p.perSecond)
 		fmt.Fprintf(w, "| first %d | %d | %v | %.1f |\n", p.window, p.window, p.first.Round(time.Millisecond), p.firstRate)
 		fmt.Fprintf(w, "| last %d | %d | %v | %.1f |\n", p.window, p.window, p.last.Round(time.Millisecond), p.lastRte)
+		fmt.Fprintf(w, "\nOne Provision: p50 %v, p99 %v, max %v; %d took over 10x the median",
+			p.p50.Round(10*time.Microsecond), p.p99.Round(10*time.Microsecond), p.max.Round(time.Millisecond), len(p.stalls))
+		for i, s := range p.stalls {
+			if i == 10 {
+				fmt.Fprintf(w, " ...")
+				break
+			}
+			fmt.Fprintf(w, " (#%d: %v)", s.i, s.d.Round(time.Millisecond))
+		}
+		fmt.Fprintln(w, ".")
 		fmt.Fprintf(w, "\n| median time of one | Provision | baseline: the 10 tables alone, no tenantkit | ratio |\n| --- | ---: | ---: | ---: |\n")
 		fmt.Fprintf(w, "| first %d (baseline right before) | %v | %v | %.2fx |\n", p.window, p.medFirst.Round(10*time.Microsecond),
 			p.rawFirst.Round(10*time.Microsecond), p.medFirst.Seconds()/p.rawFirst.Seconds())
