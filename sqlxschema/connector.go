@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"strings"
 	"sync/atomic"
 )
 
@@ -96,7 +97,8 @@ type guardConn struct {
 	path      string // the session's path, when known is set
 	known     bool
 	needReset bool // dirty, and handed out again: reset before other use
-	inTx      bool
+	inTx      bool // in a transaction begun through database/sql
+	textTx    bool // in a transaction begun with SQL text (see textTxOpen)
 }
 
 // note records the effect of a statement that succeeded on the path.
@@ -108,9 +110,45 @@ func (g *guardConn) note(query string) {
 		g.dirty, g.known, g.path = true, true, query[len(setPathPrefix):]
 	case g.inTx && (hasPrefixFold(query, "SET LOCAL ") || query == setLocalQuery):
 		// Transaction-local: reverts by itself at commit or rollback.
-	case containsFold(query, "search_path"):
+	case containsFold(query, "search_path") || containsFold(query, "set_config") ||
+		containsFold(query, "reset all") || containsFold(query, "discard"):
+		// May have changed the path: set_config can take the name as a
+		// bound value, RESET ALL and DISCARD ALL set it back. Reset before
+		// the next user, and never skip a SET on trust.
 		g.dirty, g.known = true, false
 	}
+	if !g.inTx {
+		g.textTx = textTxOpen(query, g.textTx)
+	}
+}
+
+// textTxOpen reports whether a transaction begun with SQL text (BEGIN,
+// START TRANSACTION) is open after query, given whether one was before.
+// It reads the first word of each statement of query; a semicolon inside a
+// literal can only make it see a transaction that is not there, which
+// costs a discarded connection, never a reused one in a transaction.
+func textTxOpen(query string, open bool) bool {
+	for _, stmt := range strings.Split(query, ";") {
+		words := strings.Fields(stmt)
+		if len(words) == 0 {
+			continue
+		}
+		switch strings.ToUpper(strings.TrimRight(words[0], "(")) {
+		case "BEGIN", "START":
+			open = true
+		case "COMMIT", "END", "ABORT":
+			open = false
+		case "ROLLBACK":
+			if len(words) < 2 || !strings.EqualFold(words[1], "TO") {
+				open = false
+			}
+		case "PREPARE":
+			if len(words) > 1 && strings.EqualFold(words[1], "TRANSACTION") {
+				open = false
+			}
+		}
+	}
+	return open
 }
 
 // before runs ahead of every statement: a connection that was handed out
@@ -187,7 +225,7 @@ func (g *guardConn) pipelinePath(path string) bool {
 // claim reports whether a pinned connection that wants path may skip its
 // SET: reuse is on, and the session is known to be on path already.
 func (g *guardConn) claim(path string) bool {
-	if !g.c.reuse || g.inTx || !g.known || !g.dirty || g.path != path {
+	if !g.c.reuse || g.inTx || g.textTx || !g.known || !g.dirty || g.path != path {
 		return false
 	}
 	g.needReset = false
@@ -303,7 +341,7 @@ func (g *guardConn) Ping(ctx context.Context) error {
 // ResetSession runs before database/sql reuses the connection: a dirty
 // connection is marked for a reset before its next statement (see before).
 func (g *guardConn) ResetSession(ctx context.Context) error {
-	if g.inTx {
+	if g.inTx || g.textTx {
 		return driver.ErrBadConn // a transaction left open: never reuse
 	}
 	if g.dirty {

@@ -76,17 +76,17 @@ func (d *DB) Unwrap() *sqlx.DB { return d.db }
 func (d *DB) ReadOnly() bool { return d.readOnly }
 
 // SearchPath returns the search_path value for schema s: s, then any extra
-// schemas, each quoted.
+// schemas, each quoted, then pg_temp. Naming pg_temp last keeps a
+// temporary table that some code left on a pooled connection from
+// shadowing the tenant's tables: PostgreSQL searches pg_temp first unless
+// the path places it.
 func (d *DB) SearchPath(s Schema) string {
-	if len(d.extra) == 0 {
-		return s.Quoted()
-	}
-	parts := make([]string, 0, 1+len(d.extra))
+	parts := make([]string, 0, 2+len(d.extra))
 	parts = append(parts, s.Quoted())
 	for _, e := range d.extra {
 		parts = append(parts, e.Quoted())
 	}
-	return strings.Join(parts, ", ")
+	return strings.Join(append(parts, "pg_temp"), ", ")
 }
 
 // setLocalQuery sets a transaction-local search_path, the path a bound
@@ -273,9 +273,12 @@ func (c *Conn) release() error {
 		return c.Conn.Close()
 	}
 	// Not the caller's context: it may be cancelled, and the reset must run.
+	// ROLLBACK first: a transaction begun with SQL text (BEGIN) and left
+	// open must not go back to the pool, where the next user's statements
+	// would run in it. Outside a transaction it is a mere warning.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if _, err := c.Conn.ExecContext(ctx, "RESET search_path"); err != nil {
+	if _, err := c.Conn.ExecContext(ctx, "ROLLBACK; RESET search_path"); err != nil {
 		discard(c.Conn)
 		return fmt.Errorf("sqlxschema: reset search_path (connection discarded): %w", err)
 	}
@@ -290,18 +293,27 @@ func discard(c *sqlx.Conn) {
 
 type requestKey struct{}
 
-// requestSlot holds a request's pinned connection, acquired on first use.
+// requestSlot holds a request's pinned connection, acquired on first use,
+// and the DB and schema it was taken for.
 type requestSlot struct {
-	mu   sync.Mutex
-	conn *Conn
+	mu     sync.Mutex
+	conn   *Conn
+	db     *DB
+	schema Schema
 }
 
 // WithRequestConn prepares ctx for RequestConn: the returned context
-// carries an empty slot, and release closes the connection if one was
-// taken. middleware.PinConn does this for each request.
+// carries an empty slot and is cancelled by release, which then closes the
+// connection if one was taken. Cancelling first ends a transaction the
+// handler left open on the connection (a panic before its Rollback), which
+// would otherwise keep the close waiting for the request's own context,
+// and net/http ends that only after the handler returns.
+// middleware.PinConn does this for each request.
 func (d *DB) WithRequestConn(ctx context.Context) (context.Context, func() error) {
 	slot := &requestSlot{}
+	ctx, cancel := context.WithCancel(ctx)
 	return context.WithValue(ctx, requestKey{}, slot), func() error {
+		cancel()
 		slot.mu.Lock()
 		defer slot.mu.Unlock()
 		if slot.conn == nil {
@@ -319,7 +331,9 @@ func (d *DB) WithRequestConn(ctx context.Context) (context.Context, func() error
 // release function of WithRequestConn returns it to the pool. Without a
 // slot in ctx it returns ErrNoRequestConn; without a schema, ErrNoSchema;
 // on a read-only DB, ErrReadOnlyConn (the slot may hold a connection of
-// another DB's pool: it is never handed out by a read-only one).
+// another DB's pool: it is never handed out by a read-only one); when the
+// connection was taken for another schema or by another DB,
+// ErrRequestConnMismatch.
 func (d *DB) RequestConn(ctx context.Context) (*Conn, error) {
 	if d.readOnly {
 		return nil, ErrReadOnlyConn
@@ -335,6 +349,9 @@ func (d *DB) RequestConn(ctx context.Context) (*Conn, error) {
 	slot.mu.Lock()
 	defer slot.mu.Unlock()
 	if slot.conn != nil {
+		if slot.db != d || slot.schema != s {
+			return nil, ErrRequestConnMismatch
+		}
 		return slot.conn, nil
 	}
 	c, err := d.SchemaConn(ctx, s)
@@ -342,6 +359,6 @@ func (d *DB) RequestConn(ctx context.Context) (*Conn, error) {
 		return nil, err
 	}
 	c.request = true
-	slot.conn = c
+	slot.conn, slot.db, slot.schema = c, d, s
 	return c, nil
 }

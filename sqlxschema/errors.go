@@ -18,6 +18,12 @@ var ErrNoSchema = errors.New("sqlxschema: no schema in context")
 // request slot (see DB.WithRequestConn and middleware.PinConn).
 var ErrNoRequestConn = errors.New("sqlxschema: no request connection slot in context")
 
+// ErrRequestConnMismatch is returned by DB.RequestConn when the request's
+// connection was already taken for another schema or by another DB: a
+// request's pinned connection serves one tenant only. Use Tx (or a Conn of
+// its own) for a second tenant in one request.
+var ErrRequestConnMismatch = errors.New("sqlxschema: the request's connection is pinned to another schema or pool")
+
 // ErrReadOnly is matched by the error of a DB.Tx or DB.SchemaTx whose
 // function wrote in a read-only transaction (PostgreSQL's SQLSTATE 25006,
 // read_only_sql_transaction): on a read-only DB (WithReadOnly), with

@@ -64,6 +64,7 @@ import (
 	"database/sql/driver"
 	"fmt"
 	"regexp"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -123,7 +124,7 @@ const (
 
 // quotedPathRE matches what sqlxschema.DB.SearchPath gives: validated
 // schema names, each quoted, joined by ", ".
-var quotedPathRE = regexp.MustCompile(`^"[a-z0-9_]{1,63}"(, "[a-z0-9_]{1,63}")*$`)
+var quotedPathRE = regexp.MustCompile(`^"[a-z0-9_]{1,63}"(, "[a-z0-9_]{1,63}")*, pg_temp$`)
 
 // setPath appends to b the statement that sets path, for the session or
 // the transaction. A path of quoted plain names (the only kind sqlxschema
@@ -290,7 +291,29 @@ func (c *conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, e
 
 func (c *conn) Begin() (driver.Tx, error) { return c.BeginTx(context.Background(), driver.TxOptions{}) }
 
+// pipelines reports whether a pending path may travel with query. Not
+// with a transaction-control statement, nor with a string of several
+// statements: in the implicit transaction of one batch, a BEGIN makes the
+// SET before it part of an explicit transaction that a later ROLLBACK
+// undoes, leaving the connection on its previous user's path.
+func pipelines(query string) bool {
+	if strings.Contains(query, ";") {
+		return false
+	}
+	first, _, _ := strings.Cut(strings.TrimSpace(query), " ")
+	switch strings.ToUpper(first) {
+	case "BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT", "SAVEPOINT", "RELEASE", "PREPARE":
+		return false
+	}
+	return true
+}
+
 func (c *conn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	if (c.path != "" || c.begin != "") && !pipelines(query) {
+		if err := c.flush(ctx); err != nil {
+			return nil, err
+		}
+	}
 	if c.path == "" && c.begin == "" {
 		return c.Conn.ExecContext(ctx, query, args)
 	}
@@ -298,6 +321,17 @@ func (c *conn) ExecContext(ctx context.Context, query string, args []driver.Name
 		return nil, driver.ErrBadConn
 	}
 	if len(args) == 0 {
+		pending := c.path // BeginWithSearchPath flushed any session path
+		if c.begin != "" {
+			pending = c.local
+		}
+		if !quotedPathRE.MatchString(pending) {
+			// Not one SET may take as text: send it bound, on its own.
+			if err := c.flush(ctx); err != nil {
+				return nil, err
+			}
+			return c.Conn.ExecContext(ctx, query, args)
+		}
 		// As pgx does for an Exec without arguments: the simple protocol,
 		// which allows several statements. One query string is one implicit
 		// transaction: a failed SET runs nothing after it.
@@ -336,6 +370,11 @@ func (c *conn) ExecContext(ctx context.Context, query string, args []driver.Name
 }
 
 func (c *conn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	if (c.path != "" || c.begin != "") && !pipelines(query) {
+		if err := c.flush(ctx); err != nil {
+			return nil, err
+		}
+	}
 	if c.path == "" && c.begin == "" {
 		return c.Conn.QueryContext(ctx, query, args)
 	}

@@ -127,7 +127,7 @@ func TestRawPoolAfterPipelinedPath(t *testing.T) {
 	}
 	var got string
 	// SET drops the quotes of a plain name.
-	if err := conn.GetContext(bg, &got, `SELECT current_setting('search_path')`); err != nil || got != `tenant_a` {
+	if err := conn.GetContext(bg, &got, `SELECT current_setting('search_path')`); err != nil || got != `tenant_a, pg_temp` {
 		t.Fatalf("pinned path %q, %v", got, err)
 	}
 	conn.Close()
@@ -207,7 +207,7 @@ func TestTxStatements(t *testing.T) {
 			return err
 		}
 		var path string
-		if err := tx.Get(&path, `SELECT current_setting('search_path')`); err != nil || strings.Trim(path, `"`) != "tenant_b" {
+		if err := tx.Get(&path, `SELECT current_setting('search_path')`); err != nil || strings.ReplaceAll(path, `"`, "") != "tenant_b, pg_temp" {
 			return fmt.Errorf("path %q, %v", path, err)
 		}
 		return nil

@@ -142,3 +142,31 @@ func TestStatementCacheEvictsAndRecovers(t *testing.T) {
 		t.Fatalf("after DEALLOCATE ALL: columns %v, %v", cols, err)
 	}
 }
+
+// TestPathNotUndoneByTextTransaction: the path of a pinned connection does
+// not travel with a BEGIN (nor any transaction control, nor several
+// statements): folded into that explicit transaction, it would be undone
+// by its ROLLBACK, leaving the connection on its previous user's path.
+func TestPathNotUndoneByTextTransaction(t *testing.T) {
+	for _, begin := range []string{`BEGIN`, `START TRANSACTION`, `SELECT 1; BEGIN`} {
+		t.Run(begin, func(t *testing.T) {
+			_, sdb, _ := pipelined(t, 1)
+			readOwner(t, sdb, "tenant_b") // the connection's previous user
+			c, err := sdb.Conn(tenantCtx("tenant_a"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if _, err := c.ExecContext(bg, begin); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.ExecContext(bg, `ROLLBACK`); err != nil {
+				t.Fatal(err)
+			}
+			var got string
+			if err := c.GetContext(bg, &got, `SELECT owner FROM items WHERE owner <> $1`, "nobody"); err != nil || got != "tenant_a" {
+				t.Fatalf("after ROLLBACK tenant_a's connection read %q, %v", got, err)
+			}
+		})
+	}
+}
