@@ -18,7 +18,10 @@
 //
 // LogIn starts a session with a new token (revoking the one the request
 // carried) and sets the cookie: HttpOnly, SameSite=Lax, Secure over TLS,
-// and host-only, so a login on one tenant's host is not sent to another's.
+// and host-only, so a login on one tenant's host is not sent to another's;
+// with a Sessions that implements ScopedSessions (users.Store does) the
+// session is bound to that host on the server too, so a token replayed on
+// another host logs nobody in.
 // Config.CookieDomain shares one login across the subdomains of a base
 // domain instead; membership and permissions are still checked against
 // each request's tenant. LogOut revokes the session on the server.

@@ -35,7 +35,7 @@ type PermChecker interface {
 }
 
 // Sessions maps a session token to its user and starts and ends sessions.
-// *users.Store implements it.
+// *users.Store implements it, and ScopedSessions too.
 type Sessions interface {
 	SessionUser(ctx context.Context, token string) (*users.User, error)
 	NewSession(ctx context.Context, userID int64) (string, *users.Session, error)
@@ -184,7 +184,12 @@ func (m *Middleware) Authenticate(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		u, err := m.cfg.Sessions.SessionUser(r.Context(), c.Value)
+		var u *users.User
+		if ss, ok := m.cfg.Sessions.(ScopedSessions); ok {
+			u, err = ss.ScopedSessionUser(r.Context(), c.Value, m.scope(r))
+		} else {
+			u, err = m.cfg.Sessions.SessionUser(r.Context(), c.Value)
+		}
 		if errors.Is(err, users.ErrSessionNotFound) {
 			next.ServeHTTP(w, r)
 			return
@@ -283,11 +288,18 @@ func (m *Middleware) tenantAndUser(w http.ResponseWriter, r *http.Request) (*ten
 // before login (session fixation) is worth nothing after it.
 func (m *Middleware) LogIn(w http.ResponseWriter, r *http.Request, u *users.User) error {
 	if c, err := r.Cookie(m.cfg.CookieName); err == nil && c.Value != "" {
-		if err := m.cfg.Sessions.RevokeSession(r.Context(), c.Value); err != nil {
+		if err := m.revoke(r, c.Value); err != nil {
 			return err
 		}
 	}
-	token, s, err := m.cfg.Sessions.NewSession(r.Context(), u.ID)
+	var token string
+	var s *users.Session
+	var err error
+	if ss, ok := m.cfg.Sessions.(ScopedSessions); ok {
+		token, s, err = ss.NewScopedSession(r.Context(), u.ID, m.scope(r))
+	} else {
+		token, s, err = m.cfg.Sessions.NewSession(r.Context(), u.ID)
+	}
 	if err != nil {
 		return err
 	}
@@ -309,11 +321,46 @@ func (m *Middleware) LogIn(w http.ResponseWriter, r *http.Request, u *users.User
 func (m *Middleware) LogOut(w http.ResponseWriter, r *http.Request) error {
 	var err error
 	if c, cerr := r.Cookie(m.cfg.CookieName); cerr == nil && c.Value != "" {
-		err = m.cfg.Sessions.RevokeSession(r.Context(), c.Value)
+		err = m.revoke(r, c.Value)
 	}
 	http.SetCookie(w, &http.Cookie{Name: m.cfg.CookieName, Value: "", Path: "/", Domain: m.cfg.CookieDomain, MaxAge: -1,
 		HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode})
 	return err
+}
+
+// ScopedSessions is Sessions whose tokens are bound to where they were
+// issued. *users.Store implements it. When Config.Sessions implements it,
+// LogIn binds each session to the request's host (or to CookieDomain,
+// when the host is that domain or under it), and Authenticate accepts a
+// token only where it was issued: the cookie is host-only in the browser,
+// and now on the server too, so a token collected on one tenant's host
+// (a custom domain whose owner runs the server behind it, say) logs nobody
+// in on another's.
+type ScopedSessions interface {
+	NewScopedSession(ctx context.Context, userID int64, scope string) (string, *users.Session, error)
+	ScopedSessionUser(ctx context.Context, token, scope string) (*users.User, error)
+	RevokeScopedSession(ctx context.Context, token, scope string) error
+}
+
+// scope is where a session of r is good: CookieDomain for a host that is
+// it or under it, else the host.
+func (m *Middleware) scope(r *http.Request) string {
+	host, err := tenancy.NormalizeHost(r.Host)
+	if err != nil {
+		host = r.Host
+	}
+	if d := m.cfg.CookieDomain; d != "" && (host == d || strings.HasSuffix(host, "."+d)) {
+		return "domain:" + d
+	}
+	return "host:" + host
+}
+
+// revoke ends the session of token presented on r.
+func (m *Middleware) revoke(r *http.Request, token string) error {
+	if ss, ok := m.cfg.Sessions.(ScopedSessions); ok {
+		return ss.RevokeScopedSession(r.Context(), token, m.scope(r))
+	}
+	return m.cfg.Sessions.RevokeSession(r.Context(), token)
 }
 
 func validCodename(p string) bool {

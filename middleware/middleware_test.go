@@ -250,7 +250,7 @@ func TestLogInAndOutSetTheCookie(t *testing.T) {
 		t.Fatal(err)
 	}
 	w := httptest.NewRecorder()
-	r := httptest.NewRequest("POST", "/login", nil)
+	r := httptest.NewRequest("POST", "http://acme.example.com/login", nil)
 	if err := e.mw.LogIn(w, r, u); err != nil {
 		t.Fatal(err)
 	}
@@ -263,7 +263,7 @@ func TestLogInAndOutSetTheCookie(t *testing.T) {
 		t.Fatalf("new session: %d", got.Code)
 	}
 	w2 := httptest.NewRecorder()
-	r2 := httptest.NewRequest("POST", "/logout", nil)
+	r2 := httptest.NewRequest("POST", "http://acme.example.com/logout", nil)
 	r2.AddCookie(c)
 	if err := e.mw.LogOut(w2, r2); err != nil {
 		t.Fatal(err)
@@ -273,7 +273,7 @@ func TestLogInAndOutSetTheCookie(t *testing.T) {
 	}
 	// Logging in again with a session cookie revokes the old session.
 	w4 := httptest.NewRecorder()
-	r4 := httptest.NewRequest("POST", "/login", nil)
+	r4 := httptest.NewRequest("POST", "http://acme.example.com/login", nil)
 	r4.AddCookie(&http.Cookie{Name: "tenantkit_session", Value: e.alice})
 	if err := e.mw.LogIn(w4, r4, u); err != nil {
 		t.Fatal(err)
@@ -417,5 +417,55 @@ func TestAuthenticateMemoisesPermissions(t *testing.T) {
 	do(h, "GET", "acme.example.com", e.bob)
 	if want := []bool{true, true, false, false}; !slices.Equal(seen, want) {
 		t.Fatalf("HasPerm answers %v, want %v (memo per request)", seen, want)
+	}
+}
+
+// TestSessionsAreBoundToWhereTheyWereIssued: a session made by LogIn on
+// one host logs nobody in on another (the browser would not send the
+// cookie there; a tenant running its own custom domain could collect it
+// and replay it). With CookieDomain, it is good on the domain and under
+// it, and still not on a host outside it.
+func TestSessionsAreBoundToWhereTheyWereIssued(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		domain string
+		want   map[string]int // host -> status for bob, a member of both tenants
+	}{
+		{"host-only", "", map[string]int{"acme.example.com": 200, "globex.example.com": 401, "shop.test": 401}},
+		{"shared domain", "example.com", map[string]int{"acme.example.com": 200, "globex.example.com": 200, "shop.test": 401}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, middleware.Config{CookieDomain: tc.domain})
+			ctx := t.Context()
+			if _, err := e.m.AddDomain(ctx, e.globex.ID, "shop.test", false); err != nil {
+				t.Fatal(err)
+			}
+			bob, err := e.m.Users().ByEmail(ctx, "bob@example.com")
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := httptest.NewRecorder()
+			if err := e.mw.LogIn(w, httptest.NewRequest("POST", "http://acme.example.com/login", nil), bob); err != nil {
+				t.Fatal(err)
+			}
+			token := w.Result().Cookies()[0].Value
+			h := chain(e.mw.Tenant, e.mw.Authenticate, e.mw.RequireMember)(&final{})
+			for host, want := range tc.want {
+				if got := do(h, "GET", host, token); got.Code != want {
+					t.Errorf("bob's acme session at %s: %d, want %d", host, got.Code, want)
+				}
+			}
+			// Logging out elsewhere does not end it; at acme it does.
+			for host, want := range map[string]int{"shop.test": 200, "acme.example.com": 401} {
+				r := httptest.NewRequest("POST", "http://"+host+"/logout", nil)
+				r.AddCookie(&http.Cookie{Name: "tenantkit_session", Value: token})
+				if err := e.mw.LogOut(httptest.NewRecorder(), r); err != nil {
+					t.Fatal(err)
+				}
+				if got := do(h, "GET", "acme.example.com", token); got.Code != want {
+					t.Errorf("after a logout at %s: %d, want %d", host, got.Code, want)
+				}
+			}
+		})
 	}
 }

@@ -33,7 +33,21 @@ func (s *Store) touchInterval() time.Duration {
 // its SHA-256 is stored. The user's own expired and idle sessions are
 // deleted on the way, so the table holds no more than the live ones.
 // It returns ErrNotFound for an unknown, inactive or deleted user.
+//
+// Its token is good wherever it is presented. middleware.LogIn uses
+// NewScopedSession instead, whose token is good on the host (or cookie
+// domain) that issued it only.
 func (s *Store) NewSession(ctx context.Context, userID int64) (string, *Session, error) {
+	return s.NewScopedSession(ctx, userID, "")
+}
+
+// NewScopedSession is NewSession for a session whose token is good only
+// when presented with the same scope to ScopedSessionUser: a token issued
+// on one tenant's host and replayed on another's (by a tenant that runs
+// its own custom domain and collects its visitors' cookies, say) finds no
+// session there. The scope goes into the stored hash, so it costs nothing.
+// An empty scope is NewSession's.
+func (s *Store) NewScopedSession(ctx context.Context, userID int64, scope string) (string, *Session, error) {
 	raw := make([]byte, 32)
 	if _, err := rand.Read(raw); err != nil {
 		return "", nil, err
@@ -46,7 +60,7 @@ func (s *Store) NewSession(ctx context.Context, userID int64) (string, *Session,
 		INSERT INTO `+s.t.Sessions+` (token_hash, user_id, expires_at, last_seen_at)
 		SELECT $1, id, now() + $3 * interval '1 second', now() FROM `+s.t.Users+` WHERE id = $2 AND is_active AND deleted_at IS NULL
 		RETURNING user_id, created_at, expires_at, last_seen_at`,
-		tokenHash(token), userID, s.sessionTTL.Seconds(), s.idle.Seconds())
+		tokenHash(scope, token), userID, s.sessionTTL.Seconds(), s.idle.Seconds())
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil, fmt.Errorf("users: new session for %d: %w", userID, ErrNotFound)
 	}
@@ -63,13 +77,20 @@ func (s *Store) NewSession(ctx context.Context, userID int64) (string, *Session,
 // is older than a minute (see WithSessionIdleTimeout), so most requests
 // write nothing.
 func (s *Store) SessionUser(ctx context.Context, token string) (*User, error) {
+	return s.ScopedSessionUser(ctx, token, "")
+}
+
+// ScopedSessionUser is SessionUser for a token presented in scope: it
+// finds sessions made by NewScopedSession with that scope, and those made
+// by NewSession (good in every scope).
+func (s *Store) ScopedSessionUser(ctx context.Context, token, scope string) (*User, error) {
 	if token == "" || len(token) > 128 {
 		return nil, errSessionNotFound
 	}
 	var u User
 	err := sqlx.GetContext(ctx, s.db, &u, `WITH live AS (
 			SELECT token_hash, user_id, last_seen_at FROM `+s.t.Sessions+`
-			WHERE token_hash = $1 AND expires_at > now() AND last_seen_at > now() - $2 * interval '1 second'
+			WHERE token_hash IN ($1, $4) AND expires_at > now() AND last_seen_at > now() - $2 * interval '1 second'
 		), touched AS (
 			UPDATE `+s.t.Sessions+` ss SET last_seen_at = now() FROM live
 			WHERE ss.token_hash = live.token_hash AND live.last_seen_at < now() - $3 * interval '1 second'
@@ -77,7 +98,7 @@ func (s *Store) SessionUser(ctx context.Context, token string) (*User, error) {
 		SELECT u.id, u.email, u.is_active, u.is_verified, u.is_superuser, u.created_at, u.last_login, u.deleted_at
 		FROM live JOIN `+s.t.Users+` u ON u.id = live.user_id
 		WHERE u.is_active AND u.deleted_at IS NULL`,
-		tokenHash(token), s.idle.Seconds(), s.touchInterval().Seconds())
+		tokenHash(scope, token), s.idle.Seconds(), s.touchInterval().Seconds(), tokenHash("", token))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, errSessionNotFound
 	}
@@ -90,7 +111,14 @@ func (s *Store) SessionUser(ctx context.Context, token string) (*User, error) {
 // RevokeSession ends the session with token. Revoking an unknown token is
 // not an error.
 func (s *Store) RevokeSession(ctx context.Context, token string) error {
-	if _, err := s.db.ExecContext(ctx, `DELETE FROM `+s.t.Sessions+` WHERE token_hash = $1`, tokenHash(token)); err != nil {
+	return s.RevokeScopedSession(ctx, token, "")
+}
+
+// RevokeScopedSession ends the session that ScopedSessionUser would find
+// for token in scope.
+func (s *Store) RevokeScopedSession(ctx context.Context, token, scope string) error {
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM `+s.t.Sessions+` WHERE token_hash IN ($1, $2)`,
+		tokenHash(scope, token), tokenHash("", token)); err != nil {
 		return fmt.Errorf("users: revoke session: %w", err)
 	}
 	return nil
@@ -118,7 +146,13 @@ func (s *Store) DeleteExpiredSessions(ctx context.Context) (int64, error) {
 	return n, nil
 }
 
-func tokenHash(token string) []byte {
-	h := sha256.Sum256([]byte(token))
+// tokenHash is what the sessions table stores for token in scope: the
+// SHA-256 of the token, or of scope, a NUL and the token.
+func tokenHash(scope, token string) []byte {
+	if scope == "" {
+		h := sha256.Sum256([]byte(token))
+		return h[:]
+	}
+	h := sha256.Sum256([]byte(scope + "\x00" + token))
 	return h[:]
 }

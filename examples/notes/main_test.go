@@ -267,10 +267,11 @@ func TestNotes(t *testing.T) {
 	expectStatus(t, "alice GET globex /api/notes", aliceGlobex.get("/api/notes"), http.StatusForbidden)
 	expectStatus(t, "alice POST globex /api/notes", aliceGlobex.postJSON("/api/notes", `{"body":"hi"}`), http.StatusForbidden)
 
-	// Cookies are host-only: alice's acme cookie means nothing at globex.
+	// Sessions are host-only: alice's acme cookie, replayed at globex,
+	// logs nobody in there.
 	stolen := newBrowser(t, srv, "globex.localhost")
 	stolen.cookies = aliceAcme.cookies
-	expectStatus(t, "acme cookie at globex", stolen.get("/api/notes"), http.StatusForbidden)
+	expectStatus(t, "acme cookie at globex", stolen.get("/api/notes"), http.StatusUnauthorized)
 
 	// bob owns globex and sees none of acme's notes there.
 	bobGlobex := newBrowser(t, srv, "globex.localhost").mustLogin(bobEmail, bobPassword)
