@@ -35,7 +35,18 @@ var errBadHash = errors.New("users: unrecognised password hash")
 
 // maxPBKDF2Iterations bounds the work a stored Django hash can ask for
 // (Django 5.2 uses 1,000,000; 6.0 1,200,000).
-const maxPBKDF2Iterations = 50_000_000
+const maxPBKDF2Iterations = 5_000_000
+
+// The most work a stored argon2 hash may ask for: a hash beyond it (a
+// corrupt row, or one written to make a login cost minutes or all the
+// memory there is) is refused as malformed, before any work. 256 MiB and
+// 16 passes are far above what OWASP recommends (19 to 64 MiB, 2 passes).
+const (
+	maxArgon2Memory  = 256 << 10 // KiB
+	maxArgon2Time    = 16
+	maxArgon2Threads = 64
+	maxArgon2Bytes   = 128 // salt and key
+)
 
 // hashPassword returns a PHC-format argon2id hash:
 // $argon2id$v=19$m=...,t=...,p=...$salt$key (unpadded base64).
@@ -89,16 +100,17 @@ func verifyArgon2(stored, password string, want Argon2Params) (ok, stale bool, e
 	}
 	var p Argon2Params
 	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.Memory, &p.Time, &p.Threads); err != nil ||
-		p.Time == 0 || p.Threads == 0 || p.Memory < 8*uint32(p.Threads) {
+		p.Time == 0 || p.Threads == 0 || p.Memory < 8*uint32(p.Threads) ||
+		p.Memory > maxArgon2Memory || p.Time > maxArgon2Time || p.Threads > maxArgon2Threads {
 		return false, false, errBadHash
 	}
 	b64 := base64.RawStdEncoding
 	salt, err := b64.DecodeString(parts[4])
-	if err != nil {
+	if err != nil || len(salt) > maxArgon2Bytes {
 		return false, false, errBadHash
 	}
 	key, err := b64.DecodeString(parts[5])
-	if err != nil || len(key) == 0 {
+	if err != nil || len(key) == 0 || len(key) > maxArgon2Bytes {
 		return false, false, errBadHash
 	}
 	var got []byte

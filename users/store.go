@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jmoiron/sqlx"
 
@@ -80,6 +81,10 @@ func WithArgon2Params(p Argon2Params) Option {
 	return func(s *Store) error {
 		if p.Memory < 8 || p.Time < 1 || p.Threads < 1 || p.SaltLen < 8 || p.KeyLen < 16 {
 			return fmt.Errorf("users: WithArgon2Params: parameters too weak: %+v", p)
+		}
+		if p.Memory > maxArgon2Memory || p.Time > maxArgon2Time || p.Threads > maxArgon2Threads ||
+			p.SaltLen > maxArgon2Bytes || p.KeyLen > maxArgon2Bytes {
+			return fmt.Errorf("users: WithArgon2Params: more than a stored hash may ask for (256 MiB, 16 passes, 64 lanes, 128-byte salt and key): %+v", p)
 		}
 		s.params = p
 		return nil
@@ -211,6 +216,9 @@ func (s *Store) ByIDTx(ctx context.Context, ex sqlx.QueryerContext, id int64) (*
 // ByEmail returns the user with email (any case), or ErrNotFound.
 func (s *Store) ByEmail(ctx context.Context, email string) (*User, error) {
 	var u User
+	if !storable(email) {
+		return nil, fmt.Errorf("users: %q: %w", email, ErrNotFound)
+	}
 	err := sqlx.GetContext(ctx, s.db, &u, `SELECT `+userColumns+` FROM `+s.t.Users+` WHERE lower(email) = lower($1)`, strings.TrimSpace(email))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("users: %q: %w", email, ErrNotFound)
@@ -219,6 +227,13 @@ func (s *Store) ByEmail(ctx context.Context, email string) (*User, error) {
 		return nil, fmt.Errorf("users: %q: %w", email, err)
 	}
 	return &u, nil
+}
+
+// storable reports whether PostgreSQL could hold email as text: no NUL
+// byte, valid UTF-8. Anything else matches no user (and would otherwise
+// be an encoding error from the server, a 500 for a typo'd form).
+func storable(email string) bool {
+	return utf8.ValidString(email) && !strings.ContainsRune(email, 0)
 }
 
 // dummy is a hash of a random password with the store's parameters: an
@@ -241,7 +256,10 @@ func (s *Store) Authenticate(ctx context.Context, email, password string) (*User
 		User
 		Hash string `db:"password_hash"`
 	}
-	err := sqlx.GetContext(ctx, s.db, &row, `SELECT `+userColumns+`, password_hash FROM `+s.t.Users+` WHERE lower(email) = lower($1)`, strings.TrimSpace(email))
+	err := sql.ErrNoRows // no email PostgreSQL could store matches
+	if storable(email) {
+		err = sqlx.GetContext(ctx, s.db, &row, `SELECT `+userColumns+`, password_hash FROM `+s.t.Users+` WHERE lower(email) = lower($1)`, strings.TrimSpace(email))
+	}
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("users: authenticate: %w", err)
 	}
@@ -251,6 +269,12 @@ func (s *Store) Authenticate(ctx context.Context, email, password string) (*User
 		hash = s.dummy()
 	}
 	ok, stale, verr := verifyPassword(hash, password, s.params)
+	if verr != nil {
+		// A hash of a format we do not check (Django's unusable "!...",
+		// an algorithm we lack): spend an unknown email's work, so the
+		// answer's time does not tell that the account exists.
+		_, _, _ = verifyPassword(s.dummy(), password, s.params)
+	}
 	if !found || verr != nil || !ok || !row.IsActive || row.DeletedAt != nil {
 		return nil, errInvalidCredentials
 	}

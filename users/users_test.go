@@ -282,3 +282,18 @@ func TestSetPasswordTxFollowsTheCaller(t *testing.T) {
 		t.Fatalf("unknown user: %v, want ErrNotFound", err)
 	}
 }
+
+// TestEmailsPostgreSQLCannotStoreMatchNoOne: a NUL byte or invalid UTF-8
+// in an email is an unknown account, not a server error.
+func TestEmailsPostgreSQLCannotStoreMatchNoOne(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := t.Context()
+	for _, email := range []string{"alice\x00@example.com", "alice\xff@example.com"} {
+		if _, err := s.Authenticate(ctx, email, "pw"); !errors.Is(err, users.ErrInvalidCredentials) {
+			t.Errorf("Authenticate(%q) = %v, want ErrInvalidCredentials", email, err)
+		}
+		if _, err := s.ByEmail(ctx, email); !errors.Is(err, users.ErrNotFound) {
+			t.Errorf("ByEmail(%q) = %v, want ErrNotFound", email, err)
+		}
+	}
+}
