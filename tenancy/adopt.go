@@ -78,8 +78,8 @@ func (m *Manager) AdoptSchemaTx(ctx context.Context, tx *sqlx.Tx, schema, name, 
 	return m.createTx(ctx, tx, p, name, slug, ownerID, fail)
 }
 
-// adoptable checks that an adopted schema exists and records cfg's
-// baseline in it.
+// adoptable checks that an adopted schema exists, clears member rows it
+// may hold from an earlier life, and records cfg's baseline in it.
 func (m *Manager) adoptable(ctx context.Context, tx *sqlx.Tx, schema sqlxschema.Schema, cfg provisionConfig) error {
 	var exists bool
 	if err := tx.GetContext(ctx, &exists, `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1)`, schema.String()); err != nil {
@@ -87,6 +87,19 @@ func (m *Manager) adoptable(ctx context.Context, tx *sqlx.Tx, schema sqlxschema.
 	}
 	if !exists {
 		return fmt.Errorf("%w: %s", ErrSchemaNotFound, schema)
+	}
+	// A schema that was a tenant before (a copy of one, or a backup) may
+	// hold member rows: rights that the shared memberships do not back.
+	// The adopted tenant starts with its owner alone.
+	var members bool
+	perms := schema.Qualify("tenantkit_user_tenant_permissions")
+	if err := tx.GetContext(ctx, &members, `SELECT to_regclass($1) IS NOT NULL`, perms); err != nil {
+		return err
+	}
+	if members {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM `+perms); err != nil {
+			return err
+		}
 	}
 	if cfg.baseline == "" {
 		return nil

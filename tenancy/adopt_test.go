@@ -8,6 +8,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/tenantkit/tenantkit/internal/testkit"
+	"github.com/tenantkit/tenantkit/permissions"
 	"github.com/tenantkit/tenantkit/sqlxschema"
 	"github.com/tenantkit/tenantkit/tenancy"
 	"github.com/tenantkit/tenantkit/users"
@@ -209,5 +210,60 @@ func TestBaselineRecordsWithoutRunning(t *testing.T) {
 	defer tx.Rollback()
 	if _, err := mg.BaselineTx(ctx, tx, s, sqlxschema.Set{Name: "app", FS: edited}, "0001_todos"); !errors.Is(err, sqlxschema.ErrChecksumMismatch) {
 		t.Fatalf("edited baseline file: %v, want ErrChecksumMismatch", err)
+	}
+}
+
+// TestAdoptSchemaStartsWithItsOwnerAlone: a schema that was a tenant
+// before (a copy or a backup of one) keeps no member rows: rights there
+// that the shared memberships do not back would still pass RequirePerm.
+func TestAdoptSchemaStartsWithItsOwnerAlone(t *testing.T) {
+	m, db, alice := legacySetup(t, "tenantkit")
+	ctx := t.Context()
+	mallory, err := m.CreateUser(ctx, "mallory@example.com", "pw", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A former tenant's schema: its tables, tenantkit's, and a member row.
+	db.MustExec(`CREATE SCHEMA old; CREATE TABLE old.todos (id bigserial PRIMARY KEY, title text NOT NULL)`)
+	if _, err := sqlxschema.NewMigrator(m.DB()).Apply(ctx, sqlxschema.MustSchema("old"), false, permissions.Migrations()); err != nil {
+		t.Fatal(err)
+	}
+	db.MustExec(`INSERT INTO old.tenantkit_user_tenant_permissions (user_id, is_superuser) VALUES ($1, true)`, mallory.ID)
+	tn, _, err := m.AdoptSchema(ctx, "old", "Old", "old", alice.ID, tenancy.WithBaseline("0001_todos"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := m.Permissions().HasPerm(tenancy.WithTenant(ctx, tn), mallory.ID, "todos.view"); err != nil || ok {
+		t.Fatalf("mallory's old row in the adopted schema: HasPerm = %v, %v; want false", ok, err)
+	}
+}
+
+// TestAdoptSchemaRefusesTheExtraSearchPath: a schema on every tenant's
+// path is no tenant's (purging it would drop it for all), and the shared
+// schema is never on a tenant's path.
+func TestAdoptSchemaRefusesTheExtraSearchPath(t *testing.T) {
+	t.Parallel()
+	db := testkit.DB(t)
+	db.MustExec(`CREATE SCHEMA ext`)
+	m, err := tenancy.NewManager(db, tenancy.WithExtraSearchPath("ext"), tenancy.WithTenantMigrations(legacyMigrations))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	if _, err := m.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := m.CreatePublicTenant(ctx, "example.com", "admin@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	u, err := m.CreateUser(ctx, "alice@example.com", "pw", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := m.AdoptSchema(ctx, "ext", "Ext", "ext", u.ID); !errors.Is(err, tenancy.ErrInvalidSchema) {
+		t.Fatalf("AdoptSchema of the extra search path schema: %v, want ErrInvalidSchema", err)
+	}
+	if _, err := tenancy.NewManager(db, tenancy.WithExtraSearchPath("public")); !errors.Is(err, tenancy.ErrInvalidOption) {
+		t.Fatalf("WithExtraSearchPath of the shared schema: %v, want ErrInvalidOption", err)
 	}
 }

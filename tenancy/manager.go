@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -217,6 +218,9 @@ func NewManager(db *sqlx.DB, opts ...Option) (*Manager, error) {
 	sch := sqlxschema.MustSchema(m.sharedName)
 	m.t = shared.New(sch)
 	var err error
+	if slices.Contains(m.extraSearch, sch) {
+		return nil, fmt.Errorf("tenancy: WithExtraSearchPath(%q): the shared schema must never be on a tenant's search_path: %w", m.sharedName, ErrInvalidOption)
+	}
 	if m.sdb, err = sqlxschema.New(db, sqlxschema.WithExtraSchemas(m.extraSearch...)); err != nil {
 		return nil, err
 	}
@@ -290,6 +294,8 @@ func (m *Manager) schemaRefusal(name string, adopt bool) string {
 	switch {
 	case name == m.sharedName:
 		return "it holds tenantkit's shared tables (see tenancy.WithSharedSchema)"
+	case slices.ContainsFunc(m.extraSearch, func(s sqlxschema.Schema) bool { return s.String() == name }):
+		return "it is on every tenant's search_path (see tenancy.WithExtraSearchPath)"
 	case strings.HasPrefix(name, "pg_") || name == "information_schema" || (name == "public" && !adopt):
 		return "reserved"
 	}

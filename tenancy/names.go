@@ -20,10 +20,15 @@ var DefaultReservedSlugs = []string{"www", "admin", "api", "app", "public", "sta
 
 // ValidateSlug checks that slug can be a tenant's slug and a DNS label:
 // 1 to 63 lower-case letters, digits and hyphens, not starting or ending
-// with a hyphen.
+// with a hyphen, and without hyphens in its third and fourth places, which
+// IDNA keeps for encoded labels ("xn--"): such a label is either not a
+// valid host name or the encoding of another, look-alike name.
 func ValidateSlug(slug string) error {
 	if !slugRE.MatchString(slug) {
 		return fmt.Errorf("%w %q: use 1 to 63 lower-case letters, digits and inner hyphens", ErrInvalidSlug, slug)
+	}
+	if len(slug) >= 4 && slug[2:4] == "--" {
+		return fmt.Errorf("%w %q: hyphens in the third and fourth places are kept for encoded names (xn--)", ErrInvalidSlug, slug)
 	}
 	return nil
 }

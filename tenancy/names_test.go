@@ -72,8 +72,9 @@ func TestNormalizeHostRejects(t *testing.T) {
 }
 
 func TestValidateSlug(t *testing.T) {
-	good := []string{"a", "acme", "acme-corp", "a1", "1a", strings.Repeat("a", 63)}
-	bad := []string{"", "-a", "a-", "Acme", "a_b", "a.b", "a b", "é", strings.Repeat("a", 64)}
+	good := []string{"a", "acme", "acme-corp", "a1", "1a", "a--b", "abc--d", strings.Repeat("a", 63)}
+	bad := []string{"", "-a", "a-", "Acme", "a_b", "a.b", "a b", "é", strings.Repeat("a", 64),
+		"xn--acme", "xn--80ak6aa92e", "ab--cd"} // IDNA's reserved hyphens: not a host name, or a look-alike
 	for _, s := range good {
 		if err := tenancy.ValidateSlug(s); err != nil {
 			t.Errorf("ValidateSlug(%q) = %v", s, err)

@@ -81,7 +81,8 @@ func WithOwnerFlags(superuser, staff bool) ProvisionOption {
 }
 
 var coreTenantColumns = map[string]bool{"id": true, "slug": true, "name": true, "schema_name": true, "type": true,
-	"owner_id": true, "is_active": true, "created_at": true, "updated_at": true, "deleted_at": true}
+	"owner_id": true, "is_active": true, "created_at": true, "updated_at": true, "deleted_at": true,
+	"state": true, "state_reason": true, "provision_key": true}
 var coreDomainColumns = map[string]bool{"id": true, "domain": true, "tenant_id": true, "is_primary": true,
 	"created_at": true, "deleted_at": true}
 

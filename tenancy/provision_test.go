@@ -105,6 +105,8 @@ func TestProvisionRejectsBadInputBeforeWriting(t *testing.T) {
 		{"pg schema", "acme", f.alice.ID, []tenancy.ProvisionOption{tenancy.WithSchemaName("pg_catalog")}, tenancy.ErrInvalidSchema},
 		{"unknown tenant column", "acme", f.alice.ID, []tenancy.ProvisionOption{tenancy.WithTenantData(map[string]any{"plan": "pro"})}, tenancy.ErrUnknownColumn},
 		{"core tenant column", "acme", f.alice.ID, []tenancy.ProvisionOption{tenancy.WithTenantData(map[string]any{"owner_id": 1})}, tenancy.ErrUnknownColumn},
+		{"provisioning key column", "acme", f.alice.ID, []tenancy.ProvisionOption{tenancy.WithTenantData(map[string]any{"provision_key": "k"})}, tenancy.ErrUnknownColumn},
+		{"state column", "acme", f.alice.ID, []tenancy.ProvisionOption{tenancy.WithTenantData(map[string]any{"state": "ready"})}, tenancy.ErrUnknownColumn},
 		{"unknown domain column", "acme", f.alice.ID, []tenancy.ProvisionOption{tenancy.WithDomainData(map[string]any{`x" text); --`: 1})}, tenancy.ErrUnknownColumn},
 		{"owner missing", "acme", 999999, nil, tenancy.ErrUserNotFound},
 		{"owner inactive", "acme", inactive.ID, nil, tenancy.ErrUserInactive},
