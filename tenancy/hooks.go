@@ -15,10 +15,13 @@ import (
 // them with WithHooks; every field is optional.
 //
 // The fields without "After" run inside the operation's transaction, after
-// the change and before the commit: they may read and write through tx (the
-// search_path is the shared schema's or, for tenant hooks, may be the
-// tenant's: qualify names), and an error they return aborts the whole
-// operation, which then returns that error wrapped.
+// the change and before the commit: they may read and write through tx,
+// and an error they return aborts the whole operation, which then returns
+// that error wrapped. The tenant hooks (tenant provisioned, deleted,
+// restored; user added, removed) run with tx's search_path on the tenant's
+// schema, as its migrations do, so unqualified names are the tenant's
+// tables; the user hooks run on the caller's path: qualify names there.
+// tenantkit's own shared tables are always qualified.
 //
 // The "After" fields run after the commit, only when the Manager ran the
 // transaction itself (Provision, not ProvisionTx: with a Tx variant the
@@ -107,7 +110,7 @@ func (m *Manager) hookTenant(ctx context.Context, tx *sqlx.Tx, t *Tenant,
 	out func(Hooks) func(context.Context, *Tenant)) error {
 	for _, h := range m.hooks {
 		if f := in(h); f != nil {
-			if err := f(ctx, tx, t); err != nil {
+			if err := m.inTenantPath(ctx, tx, t, func(tx *sqlx.Tx) error { return f(ctx, tx, t) }); err != nil {
 				return fmt.Errorf("hook: %w", err)
 			}
 		}
@@ -119,6 +122,17 @@ func (m *Manager) hookTenant(ctx context.Context, tx *sqlx.Tx, t *Tenant,
 	return nil
 }
 
+// inTenantPath runs a tenant hook with tx's search_path on the tenant's
+// schema for the hook's length, so a hook that seeds the tenant's tables
+// names them as the tenant's migrations do. A tenant without a schema of
+// its own (the public tenant's is the shared one) keeps tx's path.
+func (m *Manager) inTenantPath(ctx context.Context, tx *sqlx.Tx, t *Tenant, fn func(*sqlx.Tx) error) error {
+	if t.IsPublic() || t.Schema().IsZero() {
+		return fn(tx)
+	}
+	return m.sdb.InTx(ctx, tx, t.Schema(), fn)
+}
+
 func (m *Manager) hookMember(ctx context.Context, tx *sqlx.Tx, t *Tenant, userID int64, added bool) error {
 	for _, h := range m.hooks {
 		in, out := h.UserRemoved, h.AfterUserRemoved
@@ -126,7 +140,7 @@ func (m *Manager) hookMember(ctx context.Context, tx *sqlx.Tx, t *Tenant, userID
 			in, out = h.UserAdded, h.AfterUserAdded
 		}
 		if in != nil {
-			if err := in(ctx, tx, t, userID); err != nil {
+			if err := m.inTenantPath(ctx, tx, t, func(tx *sqlx.Tx) error { return in(ctx, tx, t, userID) }); err != nil {
 				return fmt.Errorf("hook: %w", err)
 			}
 		}

@@ -256,3 +256,30 @@ func TestDeletedUserEmail(t *testing.T) {
 		t.Fatalf("restore an unknown user = %v", err)
 	}
 }
+
+// TestTenantHooksRunOnTheTenantsPath: a TenantProvisioned hook seeds the
+// new tenant's tables by their unqualified names, as its migrations name
+// them, and the caller's path is back after it.
+func TestTenantHooksRunOnTheTenantsPath(t *testing.T) {
+	f := setup(t, tenancy.WithHooks(tenancy.Hooks{
+		TenantProvisioned: func(ctx context.Context, tx *sqlx.Tx, tn *tenancy.Tenant) error {
+			_, err := tx.ExecContext(ctx, `INSERT INTO notes (body, author_id) VALUES ('welcome', $1)`, tn.OwnerID)
+			return err
+		},
+	}))
+	ctx := t.Context()
+	tx := f.db.MustBegin()
+	defer tx.Rollback()
+	tn, _, err := f.m.ProvisionTx(ctx, tx, "Acme", "acme", f.alice.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var path string
+	if err := tx.Get(&path, `SHOW search_path`); err != nil || path != `"$user", public` {
+		t.Fatalf("caller's path after ProvisionTx: %q, %v", path, err)
+	}
+	var n int
+	if err := tx.Get(&n, `SELECT count(*) FROM `+tn.Schema().Qualify("notes")); err != nil || n != 1 {
+		t.Fatalf("the hook's row in the tenant's notes: %d, %v", n, err)
+	}
+}
