@@ -456,7 +456,11 @@ func TestSessionsAreBoundToWhereTheyWereIssued(t *testing.T) {
 				}
 			}
 			// Logging out elsewhere does not end it; at acme it does.
-			for host, want := range map[string]int{"shop.test": 200, "acme.example.com": 401} {
+			for _, step := range []struct {
+				host string
+				want int
+			}{{"shop.test", 200}, {"acme.example.com", 401}} {
+				host, want := step.host, step.want
 				r := httptest.NewRequest("POST", "http://"+host+"/logout", nil)
 				r.AddCookie(&http.Cookie{Name: "tenantkit_session", Value: token})
 				if err := e.mw.LogOut(httptest.NewRecorder(), r); err != nil {

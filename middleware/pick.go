@@ -41,11 +41,11 @@ type Pick struct {
 	// peers (r.RemoteAddr) whose Header and X-Forwarded-Host are believed.
 	// Required with Header or ForwardedHost.
 	TrustedProxies []string
-	// RedirectToPrimary answers a request that came by a tenant's secondary
-	// domain with a redirect to its primary domain, same path and query:
-	// 308 by default (method and body kept), or 301 if set to
-	// http.StatusMovedPermanently. Requests picked by path or header are
-	// never redirected.
+	// RedirectToPrimary, when set, answers a request that came by a
+	// tenant's secondary domain with a redirect to its primary domain, same
+	// path and query: http.StatusPermanentRedirect (308: method and body
+	// kept) or http.StatusMovedPermanently (301). Default 0: no redirect.
+	// Requests picked by path or header are never redirected.
 	RedirectToPrimary int
 }
 

@@ -500,7 +500,7 @@ func permissionID(ctx context.Context, tx *sqlx.Tx, perm string) (int64, error) 
 		return 0, err
 	}
 	if len(ids) == 0 {
-		return 0, fmt.Errorf("permissions: %q: %w", perm, ErrUnknownPermission)
+		return 0, fmt.Errorf("%w: %q", ErrUnknownPermission, perm)
 	}
 	return ids[0], nil
 }

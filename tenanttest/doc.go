@@ -53,6 +53,7 @@
 //
 //	tt := tenanttest.NewTenant(t, mgr)
 //	r := tenanttest.NewRequest(tt.Tenant, "POST", "/notes", strings.NewReader("body=hi"))
+//	r.Header.Set("Content-Type", "application/x-www-form-urlencoded") // for r.FormValue
 //	tenanttest.LogIn(t, mw, r, tt.Owner)
 //	w := httptest.NewRecorder()
 //	app.ServeHTTP(w, r) // mw.Tenant(mw.Authenticate(mw.RequirePerm("notes.add")(addNote)))

@@ -137,7 +137,7 @@ func printHelp(step, port int) {
 	fmt.Printf("\nlegacy todo service, step %d, on port %d. Try:\n\n", step, port)
 	fmt.Printf("  curl -s localhost:%d/todos\n", port)
 	fmt.Printf("  curl -s -d '{\"title\":\"buy milk\"}' localhost:%d/todos\n", port)
-	if step >= stepInstalled {
+	if step >= stepOneRoute { // before, every host is the legacy service
 		fmt.Printf("  curl -s -H 'Host: acme.localhost' localhost:%d/todos\n", port)
 		fmt.Printf("  curl -s -H 'Host: acme.localhost' -d '{\"title\":\"acme only\"}' localhost:%d/todos\n", port)
 	}

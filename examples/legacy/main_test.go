@@ -108,8 +108,10 @@ func TestEachStepFromScratch(t *testing.T) {
 			if code, body := call(t, h, http.MethodGet, "acme.localhost", ""); code != http.StatusOK || len(titles(t, body)) != 0 {
 				t.Fatalf("GET on acme = %d %q, want its own empty list", code, body)
 			}
-			if code, _ := call(t, h, http.MethodGet, "nosuch.localhost", ""); code != http.StatusNotFound {
-				t.Fatalf("GET on an unknown host = %d, want 404", code)
+			for _, host := range []string{"nosuch.localhost", publicHost} {
+				if code, _ := call(t, h, http.MethodGet, host, ""); code != http.StatusNotFound {
+					t.Fatalf("GET on %s = %d, want 404", host, code)
+				}
 			}
 			code, body := call(t, h, http.MethodPost, "acme.localhost", `{"title":"acme only"}`)
 			switch step {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net/http"
 
 	"github.com/gorilla/mux"
@@ -88,15 +89,15 @@ func setup(ctx context.Context, db *sqlx.DB, step int) (*server, error) {
 		legacy.routes(r)
 	case stepOneRoute:
 		// One handler wrapped; the others exactly as before.
-		r.Handle("/todos", mw.Tenant(http.HandlerFunc(adopted.list))).Methods(http.MethodGet)
+		r.Handle("/todos", mw.Tenant(tenantOnly(adopted.list))).Methods(http.MethodGet)
 		r.Handle("/todos", mw.Tenant(onlyTenant(legacyTenant.ID, http.HandlerFunc(legacy.add)))).Methods(http.MethodPost)
 		r.HandleFunc("/healthz", health).Methods(http.MethodGet)
 	case stepAll:
 		// A whole subrouter at once, as for a gorilla/mux API prefix.
 		sub := r.NewRoute().Subrouter()
 		sub.Use(mw.Tenant)
-		sub.HandleFunc("/todos", adopted.list).Methods(http.MethodGet)
-		sub.HandleFunc("/todos", adopted.add).Methods(http.MethodPost)
+		sub.Handle("/todos", tenantOnly(adopted.list)).Methods(http.MethodGet)
+		sub.Handle("/todos", tenantOnly(adopted.add)).Methods(http.MethodPost)
 		r.HandleFunc("/healthz", health).Methods(http.MethodGet)
 	}
 	return &server{handler: r, mgr: mgr}, nil
@@ -163,6 +164,24 @@ func onlyTenant(id int64, next http.Handler) http.Handler {
 // request's tenant's schema.
 type tenantService struct{ mgr *tenancy.Manager }
 
+// tenantOnly answers the public tenant's host (www.localhost: tenantkit's
+// own, on the shared schema, which has no todos) with 404.
+func tenantOnly(next http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if t, ok := tenancy.TenantFromContext(r.Context()); !ok || t.IsPublic() {
+			http.Error(w, "not found", http.StatusNotFound)
+			return
+		}
+		next(w, r)
+	})
+}
+
+// fail answers an internal error with a generic 500 and logs it.
+func fail(w http.ResponseWriter, r *http.Request, err error) {
+	slog.Error("legacy: request failed", "method", r.Method, "host", r.Host, "path", r.URL.Path, "err", err)
+	http.Error(w, "internal error", http.StatusInternalServerError)
+}
+
 func (s *tenantService) list(w http.ResponseWriter, r *http.Request) {
 	var todos []todo
 	err := s.mgr.DB().Tx(r.Context(), func(tx *sqlx.Tx) error {
@@ -171,7 +190,7 @@ func (s *tenantService) list(w http.ResponseWriter, r *http.Request) {
 		return err
 	})
 	if err != nil {
-		http.Error(w, "internal error", http.StatusInternalServerError)
+		fail(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, todos)
@@ -189,7 +208,7 @@ func (s *tenantService) add(w http.ResponseWriter, r *http.Request) {
 		return err
 	})
 	if err != nil {
-		http.Error(w, "internal error", http.StatusInternalServerError)
+		fail(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusCreated, t)
