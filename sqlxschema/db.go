@@ -46,6 +46,9 @@ func WithExtraSchemas(schemas ...Schema) Option {
 // SchemaTx begin READ ONLY whatever options they are given (keeping the
 // isolation level), so PostgreSQL refuses any write in them, on a
 // replica and on a primary alike; fn's error then matches ErrReadOnly.
+// It guards the application's code against mistakes, not against itself:
+// on a primary, fn could lift it with SET TRANSACTION READ WRITE (a hot
+// standby refuses writes whatever the transaction says).
 // Pinned connections (Conn, SchemaConn, RequestConn) run outside a
 // transaction, where read-only cannot be enforced without changing the
 // session: they return ErrReadOnlyConn. Use it for a pool of read
