@@ -124,31 +124,43 @@ func (g *guardConn) note(query string) {
 
 // textTxOpen reports whether a transaction begun with SQL text (BEGIN,
 // START TRANSACTION) is open after query, given whether one was before.
-// It reads the first word of each statement of query; a semicolon inside a
-// literal can only make it see a transaction that is not there, which
-// costs a discarded connection, never a reused one in a transaction.
+// It reads the first word of each statement of query, without allocating:
+// it runs on every statement. A semicolon inside a literal could make it
+// mistake a literal's words for a statement, so it errs on one side only:
+// a BEGIN counts wherever it is seen (a transaction that is not there
+// costs a discarded connection), an end of transaction only in the first
+// statement, or anywhere in a string without quotes (a transaction that is
+// there must never be missed).
 func textTxOpen(query string, open bool) bool {
-	for _, stmt := range strings.Split(query, ";") {
-		words := strings.Fields(stmt)
-		if len(words) == 0 {
-			continue
-		}
-		switch strings.ToUpper(strings.TrimRight(words[0], "(")) {
-		case "BEGIN", "START":
+	quoted := strings.ContainsAny(query, `'"$`)
+	for first, rest := true, query; rest != ""; first = false {
+		var stmt string
+		stmt, rest, _ = strings.Cut(rest, ";")
+		word, after := firstWord(stmt)
+		next, _ := firstWord(after)
+		ends := first || !quoted
+		switch {
+		case strings.EqualFold(word, "BEGIN"), strings.EqualFold(word, "START"):
 			open = true
-		case "COMMIT", "END", "ABORT":
+		case !ends:
+		case strings.EqualFold(word, "COMMIT"), strings.EqualFold(word, "END"), strings.EqualFold(word, "ABORT"):
 			open = false
-		case "ROLLBACK":
-			if len(words) < 2 || !strings.EqualFold(words[1], "TO") {
-				open = false
-			}
-		case "PREPARE":
-			if len(words) > 1 && strings.EqualFold(words[1], "TRANSACTION") {
-				open = false
-			}
+		case strings.EqualFold(word, "ROLLBACK"):
+			open = open && strings.EqualFold(next, "TO") // ROLLBACK TO a savepoint stays in it
+		case strings.EqualFold(word, "PREPARE"):
+			open = open && !strings.EqualFold(next, "TRANSACTION")
 		}
 	}
 	return open
+}
+
+// firstWord splits s after its first word.
+func firstWord(s string) (word, rest string) {
+	s = strings.TrimLeft(s, " \t\r\n")
+	if i := strings.IndexAny(s, " \t\r\n("); i >= 0 {
+		return s[:i], s[i:]
+	}
+	return s, ""
 }
 
 // before runs ahead of every statement: a connection that was handed out

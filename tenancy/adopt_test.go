@@ -24,8 +24,9 @@ var legacyMigrations = fstest.MapFS{
 
 // legacySetup is a database in its legacy state (a todos table in public
 // with two rows) and a migrated Manager whose shared tables live in their
-// own schema, "tenantkit", with alice as a user and a public tenant.
-func legacySetup(t *testing.T, sharedSchema string) (*tenancy.Manager, *sqlx.DB, *users.User) {
+// own schema (sharedSchema), with alice as a user and a public tenant.
+// opts go to NewManager too.
+func legacySetup(t *testing.T, sharedSchema string, opts ...tenancy.Option) (*tenancy.Manager, *sqlx.DB, *users.User) {
 	t.Helper()
 	t.Parallel()
 	db := testkit.DB(t)
@@ -35,8 +36,8 @@ func legacySetup(t *testing.T, sharedSchema string) (*tenancy.Manager, *sqlx.DB,
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := tenancy.NewManager(db, tenancy.WithSharedSchema(sharedSchema), tenancy.WithUsers(store),
-		tenancy.WithBaseDomain("example.com"), tenancy.WithTenantMigrations(legacyMigrations))
+	m, err := tenancy.NewManager(db, append([]tenancy.Option{tenancy.WithSharedSchema(sharedSchema), tenancy.WithUsers(store),
+		tenancy.WithBaseDomain("example.com"), tenancy.WithTenantMigrations(legacyMigrations)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,28 +243,12 @@ func TestAdoptSchemaStartsWithItsOwnerAlone(t *testing.T) {
 // path is no tenant's (purging it would drop it for all), and the shared
 // schema is never on a tenant's path.
 func TestAdoptSchemaRefusesTheExtraSearchPath(t *testing.T) {
-	t.Parallel()
-	db := testkit.DB(t)
+	m, db, alice := legacySetup(t, "tenantkit", tenancy.WithExtraSearchPath("ext"))
 	db.MustExec(`CREATE SCHEMA ext`)
-	m, err := tenancy.NewManager(db, tenancy.WithExtraSearchPath("ext"), tenancy.WithTenantMigrations(legacyMigrations))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := t.Context()
-	if _, err := m.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := m.CreatePublicTenant(ctx, "example.com", "admin@example.com"); err != nil {
-		t.Fatal(err)
-	}
-	u, err := m.CreateUser(ctx, "alice@example.com", "pw", true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := m.AdoptSchema(ctx, "ext", "Ext", "ext", u.ID); !errors.Is(err, tenancy.ErrInvalidSchema) {
+	if _, _, err := m.AdoptSchema(t.Context(), "ext", "Ext", "ext", alice.ID); !errors.Is(err, tenancy.ErrInvalidSchema) {
 		t.Fatalf("AdoptSchema of the extra search path schema: %v, want ErrInvalidSchema", err)
 	}
-	if _, err := tenancy.NewManager(db, tenancy.WithExtraSearchPath("public")); !errors.Is(err, tenancy.ErrInvalidOption) {
+	if _, err := tenancy.NewManager(db, tenancy.WithSharedSchema("tenantkit"), tenancy.WithExtraSearchPath("tenantkit")); !errors.Is(err, tenancy.ErrInvalidOption) {
 		t.Fatalf("WithExtraSearchPath of the shared schema: %v, want ErrInvalidOption", err)
 	}
 }

@@ -301,9 +301,10 @@ func pipelines(query string) bool {
 		return false
 	}
 	first, _, _ := strings.Cut(strings.TrimSpace(query), " ")
-	switch strings.ToUpper(first) {
-	case "BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT", "SAVEPOINT", "RELEASE", "PREPARE":
-		return false
+	for _, w := range [...]string{"BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT", "SAVEPOINT", "RELEASE", "PREPARE"} {
+		if strings.EqualFold(first, w) {
+			return false
+		}
 	}
 	return true
 }
